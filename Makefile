@@ -1,0 +1,55 @@
+# E-Loyalty Workbench. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+CLIENT     ?= default
+JOBS       ?= 2
+
+.PHONY: help setup report test bench lab survey lock clean clean-all
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@echo "  Variables: CLIENT=$(CLIENT) (reports/clients/<CLIENT>.yml), JOBS=$(JOBS)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON_SYS) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name eloyalty --display-name "E-Loyalty (.venv)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned requirements (done automatically)
+
+report: $(STAMP) ## Run the study notebook and render reports/_output/$(CLIENT)/ (CLIENT=default)
+	$(PY) -m analysis report --client $(CLIENT)
+
+test: $(STAMP) ## Run the whole test suite (unit, lavaan parity, recovery, end-to-end)
+	$(PY) -m pytest -n $(JOBS) -q
+
+bench: $(STAMP) ## Run the benchmarks; prints ratios against an in-process baseline
+	$(PY) -m analysis bench
+
+survey: $(STAMP) ## Write the codebook and printable questionnaires to reports/_output/survey/
+	$(PY) -m analysis survey export --out reports/_output/survey
+
+lab: $(STAMP) ## Start JupyterLab with the project kernel
+	$(VENV)/bin/jupyter lab notebooks/
+
+lock: ## Re-resolve requirements.in into requirements.lock (needs network to the package index)
+	rm -rf .lockvenv && $(PYTHON_SYS) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -r requirements.in
+	{ echo "# Exact pins for Python 3.11, resolved from requirements.in by 'make lock'. Do not edit by hand."; .lockvenv/bin/pip freeze; } > requirements.lock
+	rm -rf .lockvenv
+
+clean: ## Remove generated reports and data (keeps .venv); `make clean-all` also removes .venv
+	rm -rf reports/_output data/simulated .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-all: clean ## Remove everything generated, including .venv
+	rm -rf $(VENV)
