@@ -1,0 +1,22 @@
+"""Structural equation modelling: semopy estimation with lavaan-comparable reporting."""
+
+from __future__ import annotations
+
+from .bootstrap import BootstrapResult, bootstrap_effects, bias_corrected_interval, percentile_interval
+from .effects import effect_matrices, specific_indirect_effects, structural_effects
+from .indices import fit_measures
+from .model import LatentStructure, StructuralEquationModel, latent_structure
+
+__all__ = [
+    "StructuralEquationModel",
+    "LatentStructure",
+    "latent_structure",
+    "fit_measures",
+    "effect_matrices",
+    "structural_effects",
+    "specific_indirect_effects",
+    "BootstrapResult",
+    "bootstrap_effects",
+    "percentile_interval",
+    "bias_corrected_interval",
+]
