@@ -1,0 +1,142 @@
+"""Command line: ``python -m analysis <command>`` (also installed as ``eloyalty``).
+
+Commands
+--------
+report      execute the study notebook for a client profile and render the report
+simulate    write a simulated survey (responses, respondent truth, truth.json)
+fit         fit any lavaan-syntax model to any data file and write the tables
+survey      export the codebook and printable questionnaires
+profile     validate a client profile and print the notebook parameters
+bench       run the benchmarks (ratios against an in-process baseline)
+
+User errors (bad profile, malformed data, invalid model, non-convergence) print one
+line, ``error: ...``, and exit non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report.build import build_report
+
+    final = build_report(client=args.client, renderer=args.renderer)
+    print(f"report written to {final / 'index.html'}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .instrument import load_instrument
+    from .simulate import simulate_survey, write_simulated_survey
+
+    sim = simulate_survey(load_instrument(args.instrument), n=args.n, careless_share=args.careless_share,
+                          missing_share=args.missing_share, random_state=args.seed)
+    paths = write_simulated_survey(sim, args.out)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from .sem.outputs import run_fit
+
+    run_fit(data=args.data, model=args.model, out=args.out, bootstrap=args.bootstrap, seed=args.seed,
+            n_jobs=args.jobs, effects=args.effect)
+    print(f"results written to {args.out}")
+    return 0
+
+
+def _cmd_survey(args: argparse.Namespace) -> int:
+    from .instrument import load_instrument
+    from .questionnaire import export_survey
+
+    for path in export_survey(load_instrument(args.instrument), args.out):
+        print(path)
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .profile import load_profile
+
+    profile = load_profile(args.client)
+    print(json.dumps(profile.to_parameters(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+
+    run_benchmarks(quick=args.quick, only=args.only)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rep = sub.add_parser("report", help="run the study notebook and render reports/_output/<client>/")
+    rep.add_argument("--client", default="default", help="profile name in reports/clients/ or a path to a .yml")
+    rep.add_argument("--renderer", choices=["quarto", "nbconvert"], default=None,
+                     help="force a renderer (default: quarto if on PATH, else nbconvert)")
+    rep.set_defaults(func=_cmd_report)
+
+    sim = sub.add_parser("simulate", help="simulate a survey from the default ground truth")
+    sim.add_argument("--n", type=int, default=600)
+    sim.add_argument("--seed", type=int, default=20261123)
+    sim.add_argument("--careless-share", type=float, default=0.08)
+    sim.add_argument("--missing-share", type=float, default=0.01)
+    sim.add_argument("--instrument", default=None, help="instrument YAML (default survey/instrument.yaml)")
+    sim.add_argument("--out", type=Path, default=Path("data/simulated/cli"))
+    sim.set_defaults(func=_cmd_simulate)
+
+    fit = sub.add_parser("fit", help="fit a lavaan-syntax model to a data file")
+    fit.add_argument("--data", type=Path, required=True, help="CSV, Excel, Parquet or SPSS .sav")
+    fit.add_argument("--model", type=Path, required=True, help="file with lavaan-style model syntax")
+    fit.add_argument("--out", type=Path, required=True, help="output folder")
+    fit.add_argument("--bootstrap", type=int, default=0, help="bootstrap draws for effects (0 = none)")
+    fit.add_argument("--effect", action="append", default=[], metavar="CAUSE:OUTCOME",
+                     help="effect to bootstrap, e.g. ESQ:LOY (repeatable)")
+    fit.add_argument("--seed", type=int, default=1)
+    fit.add_argument("--jobs", type=int, default=2)
+    fit.set_defaults(func=_cmd_fit)
+
+    survey = sub.add_parser("survey", help="survey instrument documents")
+    survey_sub = survey.add_subparsers(dest="survey_command", required=True)
+    export = survey_sub.add_parser("export", help="codebook (CSV, Markdown) and questionnaires (MD, HTML)")
+    export.add_argument("--instrument", default=None)
+    export.add_argument("--out", type=Path, default=Path("reports/_output/survey"))
+    export.set_defaults(func=_cmd_survey)
+
+    prof = sub.add_parser("profile", help="validate a client profile and show its notebook parameters")
+    prof.add_argument("client", nargs="?", default="default")
+    prof.set_defaults(func=_cmd_profile)
+
+    bench = sub.add_parser("bench", help="benchmarks, printed as ratios against a baseline")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
+    bench.add_argument("--only", default=None, help="run only benchmarks whose name contains this")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; no partial output was published", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
