@@ -1,0 +1,429 @@
+"""Seeded simulation of a completed e-loyalty survey, with the truth kept aside.
+
+One call draws true latent scores from :class:`~analysis.simulate.truth.GroundTruth`,
+turns them into 7-point answers, replaces a share of respondents by careless answering
+patterns, blanks a share of cells at random and adds durations and demographics. The
+responses table never contains the truth; ``respondent_truth`` and ``truth.json`` do.
+
+Randomness: each component (latents, items, careless assignment, ...) has its own
+``SeedSequence`` derived from the caller's seed and the component's *name*, so adding a
+component later leaves the draws of the existing ones unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from analysis.errors import ConfigError, DataError
+from analysis.simulate.truth import GroundTruth, default_truth, publish
+
+__all__ = [
+    "SimulatedSurvey",
+    "simulate_survey",
+    "write_simulated_survey",
+    "read_simulated_survey",
+    "read_truth",
+    "CARELESS_TYPES",
+    "DEFAULT_CARELESS_MIX",
+]
+
+CARELESS_TYPES = ("straightliner", "random", "speeder")
+DEFAULT_CARELESS_MIX = {"straightliner": 0.35, "random": 0.40, "speeder": 0.25}
+MAX_SHARE = 0.5
+MIN_N = 50
+ATTENTIVE_QC_ACCURACY = 0.98
+# Straight-liners mostly pick the midpoint, a favourable answer or an extreme.
+STRAIGHTLINE_VALUE_WEIGHTS = np.array([0.06, 0.03, 0.05, 0.30, 0.16, 0.12, 0.28])
+STRAIGHTLINE_WHOLE_SURVEY = 0.70
+SPEEDER_STRAIGHT_BLOCK = 0.50
+# Seconds per Likert item: median and log-SD of a lognormal, or a uniform range (speeders).
+SECONDS_PER_ITEM = {"attentive": (6.0, 0.30), "straightliner": (3.0, 0.35),
+                    "random": (4.0, 0.35)}
+SPEEDER_SECONDS_PER_ITEM = (0.6, 1.6)
+# Chinese online shoppers, rounded from CNNIC-style survey profiles; unknown demographics
+# (or changed option codes) fall back to equal shares.
+DEMOGRAPHIC_SHARES = {
+    "gender": {"female": 0.52, "male": 0.46, "other": 0.005, "undisclosed": 0.015},
+    "age_group": {"18-24": 0.20, "25-34": 0.33, "35-44": 0.24, "45-54": 0.14,
+                  "55-64": 0.06, "65+": 0.03},
+    "education": {"secondary": 0.30, "vocational": 0.25, "bachelor": 0.37,
+                  "postgraduate": 0.08},
+    "city_tier": {"tier1": 0.15, "new_tier1": 0.20, "tier2": 0.22, "tier3": 0.20,
+                  "tier4_below": 0.20, "outside_mainland": 0.03},
+    "shopping_frequency": {"lt_monthly": 0.10, "monthly": 0.38, "weekly": 0.30,
+                           "several_weekly": 0.22},
+    "customer_tenure": {"lt_6m": 0.12, "6m_1y": 0.18, "1y_3y": 0.35, "gt_3y": 0.35},
+    "device": {"phone_app": 0.78, "phone_browser": 0.08, "computer": 0.12, "tablet": 0.02},
+}
+# Ordered demographics linked to loyalty: an ordinal probit with this latent correlation
+# (options are taken in instrument order, lowest first). Everything else is independent.
+DEMOGRAPHIC_LOYALTY_LINKS = {"customer_tenure": 0.25, "shopping_frequency": 0.15}
+
+
+@dataclass(frozen=True)
+class SimulatedSurvey:
+    """A simulated survey and everything needed to check an analysis against it.
+
+    Attributes
+    ----------
+    responses : pandas.DataFrame
+        The survey export (contract in notes/contracts.md); no truth in it.
+    respondent_truth : pandas.DataFrame
+        ``respondent_id``, ``careless_type`` and the true latent scores.
+    truth : GroundTruth
+        Population model the data were drawn from.
+    params : dict
+        Arguments, seed entropy and realized counts (careless by type, missing cells).
+    latent_responses : pandas.DataFrame or None
+        Continuous latent responses ``y*`` before cutting into scale points (what every
+        respondent would have answered attentively); not written to disk.
+    """
+
+    responses: pd.DataFrame
+    respondent_truth: pd.DataFrame
+    truth: GroundTruth
+    params: dict[str, Any]
+    latent_responses: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def _component_rng(root: np.random.SeedSequence, name: str) -> np.random.Generator:
+    key = zlib.crc32(name.encode("utf-8"))
+    child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, key))
+    return np.random.default_rng(child)
+
+
+def _root_seed(random_state) -> np.random.SeedSequence:
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())
+    if random_state is None or (isinstance(random_state, (int, np.integer))
+                                and not isinstance(random_state, bool) and random_state >= 0):
+        return np.random.SeedSequence(random_state)
+    raise ConfigError("simulate_survey: parameter 'random_state': expected a non-negative "
+                      "int, a numpy Generator, a SeedSequence or None, got "
+                      f"{random_state!r}")
+
+
+def _check_share(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not 0.0 <= float(value) <= MAX_SHARE:
+        raise ConfigError(f"simulate_survey: parameter '{name}': expected a number in "
+                          f"[0, {MAX_SHARE}], got {value!r}")
+    return float(value)
+
+
+def _check_mix(mix: Mapping[str, float] | None, careless_share: float) -> dict[str, float]:
+    if mix is None:
+        return dict(DEFAULT_CARELESS_MIX)
+    if not isinstance(mix, Mapping):
+        raise ConfigError("simulate_survey: parameter 'careless_mix': expected a mapping "
+                          f"with keys from {list(CARELESS_TYPES)}, got {mix!r}")
+    unknown = sorted(set(mix) - set(CARELESS_TYPES))
+    if unknown:
+        raise ConfigError(f"simulate_survey: parameter 'careless_mix': unknown keys {unknown}; "
+                          f"allowed keys: {list(CARELESS_TYPES)}")
+    bad = {k: v for k, v in mix.items() if isinstance(v, bool)
+           or not isinstance(v, (int, float, np.number)) or not v >= 0}
+    total = sum(float(v) for k, v in mix.items() if k not in bad)
+    if bad or (careless_share > 0 and total <= 0):
+        raise ConfigError("simulate_survey: parameter 'careless_mix': expected non-negative "
+                          f"weights with a positive sum for {list(CARELESS_TYPES)}, got "
+                          f"{dict(mix)!r}")
+    return {t: float(mix.get(t, 0.0)) / total if total > 0 else 0.0 for t in CARELESS_TYPES}
+
+
+def _allocate(total: int, mix: dict[str, float]) -> dict[str, int]:
+    """Split ``total`` by ``mix`` with the largest-remainder method (exact shares)."""
+    raw = {t: total * w for t, w in mix.items()}
+    counts = {t: int(np.floor(v)) for t, v in raw.items()}
+    by_remainder = sorted(raw, key=lambda t: (-(raw[t] - counts[t]), CARELESS_TYPES.index(t)))
+    for t in by_remainder[: total - sum(counts.values())]:
+        counts[t] += 1
+    return counts
+
+
+def _draw_latents(truth: GroundTruth, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    names = truth.latents
+    residual = truth.residual_variances()
+    shocks = rng.standard_normal((n, len(names)))
+    scores: dict[str, np.ndarray] = {}
+    predictors = truth.equations()
+    for k, name in enumerate(names):
+        explained = sum((coef * scores[p] for p, coef in predictors.get(name, {}).items()),
+                        np.zeros(n))
+        scores[name] = explained + np.sqrt(residual[name]) * shocks[:, k]
+    return pd.DataFrame(scores, columns=names)
+
+
+def _draw_items(truth: GroundTruth, latents: pd.DataFrame, items: list[str],
+                rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    noise = rng.standard_normal((len(latents), len(items)))
+    continuous = np.empty_like(noise)
+    answers = np.empty(noise.shape, dtype=np.int8)
+    for j, item in enumerate(items):
+        loading = truth.loadings[item]
+        eta = latents[truth.construct_of(item)].to_numpy()
+        continuous[:, j] = loading * eta + np.sqrt(1.0 - loading**2) * noise[:, j]
+        cuts = np.asarray(truth.thresholds[item])
+        answers[:, j] = np.searchsorted(cuts, continuous[:, j]) + 1
+    return pd.DataFrame(continuous, columns=items), answers
+
+
+def _careless_answers(kind: str, blocks: list[list[int]], n_items: int, points: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """One careless respondent's answers over all Likert columns (indices per block)."""
+    weights = STRAIGHTLINE_VALUE_WEIGHTS if points == len(STRAIGHTLINE_VALUE_WEIGHTS) \
+        else np.full(points, 1.0 / points)
+
+    def straight_value() -> int:
+        return int(rng.choice(points, p=weights)) + 1
+
+    row = rng.integers(1, points + 1, size=n_items)
+    if kind == "random":
+        return row
+    whole = kind == "straightliner" and rng.random() < STRAIGHTLINE_WHOLE_SURVEY
+    value = straight_value()
+    for block in blocks:
+        if kind == "straightliner":
+            if not whole and rng.random() < 0.5:
+                value = straight_value()
+            row[block] = value
+        elif rng.random() < SPEEDER_STRAIGHT_BLOCK:
+            row[block] = straight_value()
+    return row
+
+
+def _demographics(instrument, loyalty: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    out = {}
+    n = len(loyalty)
+    for demographic in instrument.demographics:
+        codes = [code for code, _ in demographic.options]
+        known = DEMOGRAPHIC_SHARES.get(demographic.id, {})
+        shares = np.array([known[c] for c in codes]) if set(codes) <= set(known) \
+            else np.ones(len(codes))
+        cumulative = np.cumsum(shares / shares.sum())[:-1]
+        rho = DEMOGRAPHIC_LOYALTY_LINKS.get(demographic.id, 0.0)
+        # Every demographic draws its noise, linked or not, so links can change freely.
+        noise = rng.standard_normal(n)
+        propensity = rho * loyalty + np.sqrt(1.0 - rho**2) * noise
+        index = np.searchsorted(norm.ppf(cumulative), propensity)
+        out[demographic.id] = np.asarray(codes, dtype=object)[index]
+    return pd.DataFrame(out)
+
+
+def _attention_answers(checks: Mapping[str, int], n: int, points: int,
+                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Attentive answers to instructed-response items; a miss lands next to the target."""
+    out = {}
+    for item, expected in checks.items():
+        miss = rng.random(n) >= ATTENTIVE_QC_ACCURACY
+        step = np.where(rng.random(n) < 0.5, -1, 1)
+        outside = (expected + step < 1) | (expected + step > points)
+        out[item] = np.where(miss, np.where(outside, expected - step, expected + step),
+                             expected).astype(np.int8)
+    return out
+
+
+def _assign_careless(n: int, share: float, mix: dict[str, float],
+                     rng: np.random.Generator) -> tuple[np.ndarray, dict[str, int]]:
+    n_careless = int(round(share * n))
+    counts = _allocate(n_careless, mix)
+    kinds = np.full(n, "attentive", dtype=object)
+    chosen = rng.permutation(n)[:n_careless]
+    kinds[chosen] = np.repeat(list(CARELESS_TYPES), [counts[t] for t in CARELESS_TYPES])
+    return kinds, counts
+
+
+def _durations(kinds: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
+    per_item = np.empty(len(kinds))
+    for kind, (median, log_sd) in SECONDS_PER_ITEM.items():
+        mask = kinds == kind
+        per_item[mask] = median * np.exp(log_sd * rng.standard_normal(mask.sum()))
+    speeders = kinds == "speeder"
+    per_item[speeders] = rng.uniform(*SPEEDER_SECONDS_PER_ITEM, size=speeders.sum())
+    return np.round(per_item * n_items, 1)
+
+
+def _missing_cells(n: int, n_items: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Exactly ``round(share * n * n_items)`` cells, chosen completely at random."""
+    mask = np.zeros(n * n_items, dtype=bool)
+    mask[rng.choice(n * n_items, size=int(round(share * n * n_items)), replace=False)] = True
+    return mask.reshape(n, n_items)
+
+
+def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = None,
+                    careless_share: float = 0.08, careless_mix: Mapping[str, float] | None = None,
+                    missing_share: float = 0.01, language: str = "en",
+                    random_state=None) -> SimulatedSurvey:
+    """Simulate ``n`` completed questionnaires from a known ground truth.
+
+    Parameters
+    ----------
+    instrument : Instrument, optional
+        Default: ``load_instrument()`` (survey/instrument.yaml).
+    n : int
+        Number of respondents (>= 50).
+    truth : GroundTruth, optional
+        Default: ``default_truth(instrument)``.
+    careless_share : float
+        Exact share (rounded to whole respondents) answering carelessly, in [0, 0.5].
+    careless_mix : dict, optional
+        Weights of "straightliner", "random" and "speeder"; default .35/.40/.25.
+    missing_share : float
+        Exact share of substantive-item cells set to missing completely at random
+        (attention-check items are never blanked), in [0, 0.5].
+    language : str
+        Survey language recorded for every respondent; one of ``instrument.languages``.
+    random_state : int, numpy.random.Generator, SeedSequence or None
+        Same value -> bit-identical result.
+
+    Returns
+    -------
+    SimulatedSurvey
+
+    Notes
+    -----
+    Items follow ``y* = lambda * eta + sqrt(1 - lambda^2) * eps`` and are cut at the
+    truth's thresholds into 1..7. Attentive respondents pass each instructed-response item
+    with probability .98 (a miss lands next to the expected answer). Straight-liners give
+    one value per block (70% the same value throughout), random responders uniform 1..7,
+    speeders per block either one value or random values. ``duration_sec`` is seconds per
+    Likert item times the number of Likert items: lognormal with median 6 s (attentive),
+    4 s (random), 3 s (straight-liners) and uniform 0.6-1.6 s (speeders). Customer tenure
+    and shopping frequency rise weakly with true loyalty (latent r = .25 and .15).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < MIN_N:
+        raise ConfigError(f"simulate_survey: parameter 'n': expected an integer >= {MIN_N}, "
+                          f"got {n!r}")
+    careless_share = _check_share("careless_share", careless_share)
+    missing_share = _check_share("missing_share", missing_share)
+    mix = _check_mix(careless_mix, careless_share)
+    root = _root_seed(random_state)
+    if instrument is None:
+        from analysis.instrument import load_instrument
+        instrument = load_instrument()
+    if language not in instrument.languages:
+        raise ConfigError(f"simulate_survey: parameter 'language': expected one of "
+                          f"{list(instrument.languages)}, got {language!r}")
+    truth = default_truth(instrument) if truth is None else truth
+    likert = list(instrument.likert_items)
+    points = int(instrument.scale.points)
+    checks = dict(instrument.attention_checks)
+    substantive = [i for i in likert if i not in checks]
+    unmodelled = [i for i in substantive if i not in truth.loadings]
+    if unmodelled:
+        raise ConfigError(f"simulate_survey: items {unmodelled} of the instrument have no "
+                          "loading in the ground truth; expected every substantive item in "
+                          "truth.loadings")
+    off_scale = [i for i in substantive if len(truth.thresholds[i]) != points - 1]
+    if off_scale:
+        raise ConfigError(f"simulate_survey: items {off_scale}: expected {points - 1} "
+                          f"thresholds for the instrument's {points}-point scale")
+    n = int(n)
+
+    latents = _draw_latents(truth, n, _component_rng(root, "latents"))
+    continuous, answers = _draw_items(truth, latents, substantive, _component_rng(root, "items"))
+    column = {item: j for j, item in enumerate(likert)}
+    table = np.zeros((n, len(likert)), dtype=np.int8)
+    table[:, [column[i] for i in substantive]] = answers
+    for item, answer in _attention_answers(checks, n, points,
+                                           _component_rng(root, "attention")).items():
+        table[:, column[item]] = answer
+
+    kinds, counts = _assign_careless(n, careless_share, mix,
+                                     _component_rng(root, "careless_assignment"))
+    blocks = [[column[i] for i in items if i in column] for items in instrument.blocks.values()]
+    in_block = {j for block in blocks for j in block}
+    blocks += [[j] for j in range(len(likert)) if j not in in_block]
+    rng = _component_rng(root, "careless_answers")
+    for r in np.flatnonzero(kinds != "attentive"):
+        table[r] = _careless_answers(kinds[r], blocks, len(likert), points, rng)
+
+    missing = np.zeros(table.shape, dtype=bool)
+    missing[:, [column[i] for i in substantive]] = _missing_cells(
+        n, len(substantive), missing_share, _component_rng(root, "missing"))
+    data = pd.DataFrame({
+        "respondent_id": [f"R{i:05d}" for i in range(1, n + 1)],
+        "survey_language": language,
+        "duration_sec": _durations(kinds, len(likert), _component_rng(root, "durations")),
+    })
+    items_frame = pd.DataFrame({item: pd.arrays.IntegerArray(table[:, j], missing[:, j])
+                                for j, item in enumerate(likert)})
+    loyalty = latents["LOY"].to_numpy() if "LOY" in latents else np.zeros(n)
+    demographics = _demographics(instrument, loyalty, _component_rng(root, "demographics"))
+    responses = pd.concat([data, items_frame, demographics], axis=1)
+
+    second_order = [truth.second_order_name, *truth.second_order]
+    latent_columns = second_order + [c for c in truth.latents if c not in second_order]
+    respondent_truth = pd.concat(
+        [data[["respondent_id"]], pd.Series(kinds, name="careless_type", dtype=object),
+         latents[latent_columns]], axis=1)
+    params = {
+        "instrument": f"{instrument.id}@{instrument.version}", "n": n,
+        "careless_share": careless_share, "careless_mix": mix,
+        "missing_share": missing_share, "language": language,
+        "seed_entropy": root.entropy, "seed_spawn_key": list(root.spawn_key),
+        "careless_counts": counts, "n_missing_cells": int(missing.sum()),
+    }
+    continuous.insert(0, "respondent_id", data["respondent_id"])
+    return SimulatedSurvey(responses, respondent_truth, truth, params, continuous)
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_simulated_survey(sim: SimulatedSurvey, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write responses.parquet, respondent_truth.parquet and truth.json (atomically).
+
+    ``truth.json`` holds ``sim.truth.to_dict()`` plus the simulation parameters under
+    ``"simulation"``. Returns the written paths keyed "responses", "respondent_truth",
+    "truth".
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = json.loads(json.dumps(sim.params, default=str))
+    return {
+        "responses": _atomic_parquet(sim.responses, out / "responses.parquet"),
+        "respondent_truth": _atomic_parquet(sim.respondent_truth,
+                                            out / "respondent_truth.parquet"),
+        "truth": sim.truth.to_json(out / "truth.json", extra={"simulation": params}),
+    }
+
+
+def read_truth(path: str | os.PathLike) -> GroundTruth:
+    """Read the ground truth from a ``truth.json`` written by :func:`write_simulated_survey`."""
+    return GroundTruth.from_json(path)
+
+
+def read_simulated_survey(out_dir: str | os.PathLike) -> SimulatedSurvey:
+    """Read back what :func:`write_simulated_survey` wrote (without ``latent_responses``)."""
+    out = Path(out_dir)
+    paths = {name: out / name for name in
+             ("responses.parquet", "respondent_truth.parquet", "truth.json")}
+    absent = [str(p) for p in paths.values() if not p.is_file()]
+    if absent:
+        raise DataError(f"{out}: expected a simulated survey; missing files {absent}")
+    meta = json.loads(paths["truth.json"].read_text(encoding="utf-8"))
+    return SimulatedSurvey(pd.read_parquet(paths["responses.parquet"]),
+                           pd.read_parquet(paths["respondent_truth.parquet"]),
+                           read_truth(paths["truth.json"]), meta.get("simulation", {}))
