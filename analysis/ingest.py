@@ -1,0 +1,565 @@
+"""Reading researchers' own survey exports (CSV, Excel, Parquet, SPSS) without modifying them.
+
+Three steps, each a plain function:
+
+* :func:`read_table` opens a file read-only, records its SHA-256 and how it was decoded in
+  ``DataFrame.attrs`` and returns the cells as found (CSV cells stay text).
+* :func:`validate_responses` checks a table against the instrument and returns a new
+  frame with item columns as pandas ``"Int8"`` (scale labels in any instrument language
+  mapped to their points, missing codes to ``<NA>``) plus notes in ``attrs["ingest_notes"]``.
+* :func:`recode_reverse_keyed` is the separate, explicit reverse-keying step.
+
+:func:`load_survey_file` chains reading, renaming (``column_map``) and validation and returns
+an :class:`IngestReport` for the provenance log. Every user mistake raises one
+:class:`~analysis.errors.DataError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import DataError
+from analysis.instrument import Instrument, load_instrument
+
+__all__ = [
+    "DEFAULT_MISSING_CODES",
+    "FORMATS",
+    "IngestReport",
+    "file_sha256",
+    "read_table",
+    "validate_responses",
+    "recode_reverse_keyed",
+    "load_survey_file",
+]
+
+#: Cell values read as "no answer": empty, NA, N/A and the SPSS/online-panel habit -99.
+#: Compared after trimming spaces and ignoring case; numeric codes also match numbers (-99.0).
+#: "99" is deliberately absent: on 0-100 scales it is a real answer, so pass it explicitly.
+DEFAULT_MISSING_CODES: tuple[str, ...] = ("", "NA", "N/A", "-99")
+
+#: Format name -> file extensions recognised by ``format="auto"``.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".tsv", ".txt"),
+    "excel": (".xlsx", ".xlsm", ".xls"),
+    "parquet": (".parquet", ".pq"),
+    "spss": (".sav", ".zsav"),
+}
+_ALLOWED = "; ".join(f"{name} ({', '.join(ext)})" for name, ext in FORMATS.items())
+_CSV_ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
+_DELIMITERS = ",;\t"
+_LINE_FORMATS = ("csv", "excel")  # formats whose rows are spreadsheet lines under one header
+_LISTED = 5
+
+
+@dataclass
+class IngestReport:
+    """Provenance of one ingested file, for the report's data section and the manifest."""
+
+    source: Path
+    sha256: str
+    encoding: str | None
+    n_rows: int
+    n_columns: int
+    format: str = ""
+    renamed: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks through a read-only handle."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def _resolve_format(path: Path, format: str) -> str:
+    if format != "auto":
+        if format not in FORMATS:
+            raise DataError(f"{path.name}: unknown format {format!r}; allowed formats: auto, "
+                            f"{', '.join(FORMATS)}")
+        return format
+    suffix = path.suffix.lower()
+    for name, extensions in FORMATS.items():
+        if suffix in extensions:
+            return name
+    raise DataError(f"{path.name}: unrecognised file extension {suffix or '(none)'!r}; "
+                    f"allowed formats: {_ALLOWED}")
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, str]:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"{name}: cannot decode the text with any of {', '.join(_CSV_ENCODINGS)}; "
+                    "re-save the file as UTF-8 CSV")
+
+
+def _delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:  # e.g. a single column: fall back to the most frequent in the header
+        header = text.splitlines()[0] if text else ""
+        return max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
+
+
+def _read_csv(raw: bytes, name: str, attrs: dict) -> pd.DataFrame:
+    text, attrs["source_encoding"] = _decode(raw, name)
+    if not text.strip():
+        raise DataError(f"{name}: the file holds no text (only an encoding mark or blanks)")
+    attrs["source_delimiter"] = _delimiter(text)
+    # Cells stay text (no type guessing) so ids like '007' and codes like '-99' survive;
+    # validate_responses converts the item and duration columns.
+    return pd.read_csv(io.StringIO(text), sep=attrs["source_delimiter"], dtype=str,
+                       keep_default_na=False, na_values=[""], skip_blank_lines=True)
+
+
+def _read_excel(raw: bytes, path: Path, sheet: str | int | None, attrs: dict) -> pd.DataFrame:
+    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    try:
+        book = pd.ExcelFile(io.BytesIO(raw), engine=engine)
+    except ImportError:
+        raise DataError(f"{path.name}: legacy .xls files need the 'xlrd' package, which is not "
+                        "installed; open the file in Excel and save it as .xlsx") from None
+    with book:
+        names = [str(s) for s in book.sheet_names]
+        chosen = 0 if sheet is None else sheet
+        if isinstance(chosen, str) and chosen not in names or \
+                isinstance(chosen, int) and not 0 <= chosen < len(names):
+            raise DataError(f"{path.name}: no sheet {chosen!r}; the workbook has sheets "
+                            f"{', '.join(map(repr, names))}")
+        attrs["source_sheet"] = names[chosen] if isinstance(chosen, int) else chosen
+        return book.parse(chosen, keep_default_na=False, na_values=[""])
+
+
+def _read_spss(path: Path, attrs: dict) -> pd.DataFrame:
+    import pyreadstat
+
+    # Codes stay numbers; labels travel in attrs. Declared user-missing codes become NaN.
+    frame, meta = pyreadstat.read_sav(str(path), apply_value_formats=False, user_missing=False)
+    attrs["source_encoding"] = meta.file_encoding
+    attrs["value_labels"] = {col: dict(labels) for col, labels in meta.variable_value_labels.items()}
+    attrs["column_labels"] = {col: label for col, label in
+                              zip(meta.column_names, meta.column_labels) if label}
+    return frame
+
+
+def read_table(path: str | Path, format: str = "auto",
+               sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a survey export read-only: CSV, Excel, Parquet or SPSS ``.sav``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. It is only ever opened for reading.
+    format : {"auto", "csv", "excel", "parquet", "spss"}
+        ``"auto"`` decides from the extension (see :data:`FORMATS`).
+    sheet : str or int, optional
+        Excel sheet name or 0-based position; the first sheet by default.
+
+    Returns
+    -------
+    DataFrame
+        With ``attrs``: ``source_path``, ``source_format``, ``source_sha256``,
+        ``source_encoding`` (CSV: ``"utf-8"``, ``"utf-8-sig"`` (BOM stripped) or
+        ``"gb18030"`` (a superset of GBK); SPSS: the file's declared encoding; else None),
+        and per format ``source_delimiter``, ``source_sheet``, ``value_labels``,
+        ``column_labels``.
+
+    Notes
+    -----
+    CSV encodings are tried in the order UTF-8, UTF-8 with BOM, GB18030; the delimiter is
+    chosen among ``,`` ``;`` and tab with :class:`csv.Sniffer`. CSV cells are kept as text;
+    only empty cells become missing. The SHA-256 is of exactly the bytes parsed (SPSS: of
+    the file, read just before parsing).
+    """
+    path = Path(path)
+    fmt = _resolve_format(path, format)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (allowed formats: {_ALLOWED})")
+    if sheet is not None and fmt != "excel":
+        raise DataError(f"{path.name}: 'sheet' applies to Excel files only; this is read as {fmt}")
+    attrs: dict[str, Any] = {"source_path": str(path), "source_format": fmt, "source_encoding": None}
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name}: the file is empty; expected a {fmt} table")
+    try:
+        if fmt == "spss":
+            attrs["source_sha256"] = file_sha256(path)
+            frame = _read_spss(path, attrs)
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+            attrs["source_sha256"] = hashlib.sha256(raw).hexdigest()
+            if fmt == "csv":
+                frame = _read_csv(raw, path.name, attrs)
+            elif fmt == "excel":
+                frame = _read_excel(raw, path, sheet, attrs)
+            else:
+                frame = pd.read_parquet(io.BytesIO(raw))
+    except DataError:
+        raise
+    except Exception as exc:  # parsers raise many types; the user needs one readable message
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path.name}: cannot read as {fmt} ({reason}); allowed formats: "
+                        f"{_ALLOWED}") from None
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        raise DataError(f"{path.name}: no data rows found (a header at most); expected one row "
+                        "per respondent")
+    # Notes from an earlier session (Parquet keeps attrs) would be repeated in this one's report.
+    frame.attrs = {**{k: v for k, v in frame.attrs.items() if k != "ingest_notes"}, **attrs}
+    return frame
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _label_points(instrument: Instrument) -> dict[str, int]:
+    """Normalised scale label (any language) -> point; labels ambiguous across languages drop out."""
+    points: dict[str, set[int]] = {}
+    for anchors in instrument.scale.anchors.values():
+        for point, label in anchors.items():
+            points.setdefault(_normal(label), set()).add(int(point))
+    return {label: next(iter(p)) for label, p in points.items() if len(p) == 1}
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like cells (e.g. Parquet arrays) are not missing
+        return False
+
+
+class _CellRules:
+    """How one table's cells read: missing codes, scale labels, decimal mark."""
+
+    def __init__(self, instrument: Instrument, missing_codes: tuple[str, ...], data: pd.DataFrame):
+        self.points = instrument.scale.points
+        self.labels = _label_points(instrument)
+        self.example_label = instrument.scale.anchors["en"][self.points]
+        self.languages = ", ".join(instrument.scale.anchors)
+        self.missing_codes = missing_codes
+        # Semicolon-separated files come from locales that write 403,5 for 403.5.
+        self.decimal_comma = data.attrs.get("source_delimiter") == ";"
+        self.missing_text = {_normal(str(code)) for code in missing_codes}
+        self.missing_numbers = {n for n in map(self.number, missing_codes) if n is not None}
+
+    def number(self, value: Any) -> float | None:
+        if isinstance(value, (bool, np.bool_)):
+            return None
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return float(value)
+        text = str(value).strip()
+        if self.decimal_comma and re.fullmatch(r"-?\d+,\d+", text):
+            text = text.replace(",", ".")
+        try:
+            return float(text)  # also full-width digits such as '７'
+        except ValueError:
+            return None
+
+    def is_missing(self, value: Any) -> bool:
+        if _is_missing(value):
+            return True
+        if isinstance(value, str) and _normal(value) in self.missing_text:
+            return True
+        return self.number(value) in self.missing_numbers
+
+    def classify(self, value: Any) -> tuple[str, Any]:
+        """('missing'|'label'|'number'|'bad', point or reason) for one cell value."""
+        if self.is_missing(value):
+            return "missing", None
+        if isinstance(value, str) and _normal(value) in self.labels:
+            return "label", self.labels[_normal(value)]
+        number, points = self.number(value), self.points
+        if number is None:
+            return "bad", f"value {value!r} is neither a number in 1..{points} nor a scale label"
+        if not number.is_integer():
+            return "bad", f"value {number:g} is not a whole number in 1..{points}"
+        if not 1 <= number <= points:
+            return "bad", f"value {number:g} is outside 1..{points}"
+        return "number", int(number)
+
+
+def _where(data: pd.DataFrame) -> tuple[str, int]:
+    """How to cite row positions: spreadsheet lines under one header, else 1-based rows."""
+    return ("line", 2) if data.attrs.get("source_format") in _LINE_FORMATS else ("row", 1)
+
+
+def _listing(values: Iterable[Any], limit: int = _LISTED) -> str:
+    values = [str(v) for v in values]
+    return ", ".join(values[:limit]) + (", ..." if len(values) > limit else "")
+
+
+def _suggest(name: str, columns: list[str]) -> str | None:
+    def key(text: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+    exact = [c for c in columns if key(c) == key(name)]
+    close = exact or difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _check_columns(data: pd.DataFrame, items: list[str], source: str) -> None:
+    duplicated = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+    if duplicated:
+        raise DataError(f"{source}: column name(s) {', '.join(duplicated)} appear more than once; "
+                        "each column needs a unique header")
+    columns = [str(c) for c in data.columns]
+    missing = [item for item in items if item not in columns]
+    if not missing:
+        return
+    spare = [c for c in columns if c not in items]
+    parts, mapping = [], {}
+    for item in missing:
+        guess = _suggest(item, spare)
+        if guess is None:
+            parts.append(f"column '{item}' not found")
+        else:
+            parts.append(f"column '{item}' not found; did you mean '{guess}'?")
+            mapping[guess] = item
+    hint = f" Pass column_map={mapping!r} to rename." if mapping else ""
+    raise DataError(f"{source}: {len(missing)} required item column(s) missing: {'; '.join(parts)}."
+                    f"{hint} Expected all of {_listing(items, 3)} ({len(items)} items).")
+
+
+def _convert_items(data: pd.DataFrame, items: list[str], rules: _CellRules, source: str,
+                   notes: list[str]) -> dict[str, pd.arrays.IntegerArray]:
+    points = rules.points
+    unit, offset = _where(data)
+    converted: dict[str, pd.arrays.IntegerArray] = {}
+    problems: list[tuple[str, list[int], list[str]]] = []
+    n_labels = n_missing = 0
+    for item in items:
+        # Classify each distinct value once; code -1 marks empty cells (NaN, None, <NA>).
+        codes, uniques = pd.factorize(data[item].astype(object))
+        verdicts = [rules.classify(value) for value in uniques] + [("missing", None)]
+        kinds = np.array([kind for kind, _ in verdicts])[codes]
+        bad = np.flatnonzero(kinds == "bad")
+        if bad.size:
+            reasons = [verdicts[codes[p]][1] for p in bad]
+            problems.append((item, [int(p) + offset for p in bad], reasons))
+            continue
+        n_labels += int((kinds == "label").sum())
+        n_missing += int(((kinds == "missing") & (codes >= 0)).sum())
+        values = np.array([point or 0 for _, point in verdicts], dtype=np.int8)[codes]
+        converted[item] = pd.arrays.IntegerArray(values, kinds == "missing")
+    if problems:
+        item, lines, reasons = problems[0]
+        more = "" if len(lines) == 1 else f" (1 more such cell in {unit} {lines[1]})" \
+            if len(lines) == 2 else \
+            f" ({len(lines) - 1} more such cells in {unit}s {_listing(lines[1:])})"
+        others = "".join(f"; also column {col} ({len(rows)} cell(s))"
+                         for col, rows, _ in problems[1:])
+        allowed = ", ".join(repr(c) for c in rules.missing_codes)
+        raise DataError(f"{source}: column {item}, {unit} {lines[0]}: {reasons[0]}{more}{others}. "
+                        f"Allowed: whole numbers 1..{points}, the scale labels (e.g. "
+                        f"{rules.example_label!r}) or a missing code ({allowed}).")
+    if n_labels:
+        notes.append(f"mapped {n_labels} text answer(s) to scale points using the scale labels "
+                     f"({rules.languages})")
+    if n_missing:
+        notes.append(f"read {n_missing} item cell(s) holding a missing code as missing")
+    return converted
+
+
+def _respondent_ids(data: pd.DataFrame, id_column: str, source: str, notes: list[str]) -> pd.Series:
+    if id_column not in data.columns:
+        width = max(5, len(str(len(data))))
+        notes.append(f"no '{id_column}' column: created ids R{1:0{width}d}..R{len(data):0{width}d} "
+                     "in file order")
+        return pd.Series([f"R{i:0{width}d}" for i in range(1, len(data) + 1)], index=data.index,
+                         dtype=object)
+
+    def text(value: Any) -> Any:
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return str(int(value))  # Excel/SPSS store numeric ids as floats: 1001.0 -> '1001'
+        return value if pd.isna(value) else str(value).strip()
+
+    ids = data[id_column].astype(object).map(text)
+    unit, offset = _where(data)
+    absent = np.flatnonzero(ids.isna().to_numpy())
+    if absent.size:
+        raise DataError(f"{source}: column {id_column}: missing id in {unit}(s) "
+                        f"{_listing(int(p) + offset for p in absent)}; every respondent needs an id")
+    repeated = ids[ids.duplicated(keep=False)]
+    if not repeated.empty:
+        shown = []
+        for value in pd.unique(repeated)[:_LISTED]:
+            lines = (int(p) + offset for p in np.flatnonzero((ids == value).to_numpy()))
+            shown.append(f"{value!r} ({unit}s {_listing(lines, 3)})")
+        raise DataError(f"{source}: column {id_column}: {repeated.nunique()} duplicated id(s): "
+                        f"{'; '.join(shown)}; ids must be unique")
+    return ids
+
+
+def _durations(data: pd.DataFrame, column: str, rules: _CellRules, source: str) -> pd.Series:
+    values = data[column].tolist()
+    numbers = [np.nan if rules.is_missing(v) else rules.number(v) for v in values]
+    bad = np.flatnonzero([n is None or n < 0 for n in numbers])
+    if bad.size:
+        unit, offset = _where(data)
+        raise DataError(f"{source}: column {column}, {unit} {int(bad[0]) + offset}: value "
+                        f"{data[column].iloc[bad[0]]!r} is not a duration in seconds (a number >= 0)"
+                        f"{f' ({bad.size - 1} more)' if bad.size > 1 else ''}")
+    return pd.Series(numbers, index=data.index, dtype=float)
+
+
+def validate_responses(data: pd.DataFrame, instrument: Instrument, source: str | None = None,
+                       id_column: str = "respondent_id", duration_column: str = "duration_sec",
+                       missing_codes: Iterable[str] = DEFAULT_MISSING_CODES) -> pd.DataFrame:
+    """Check a responses table against the instrument and return a clean copy.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent; never modified.
+    instrument : Instrument
+        Every ``instrument.likert_items`` column must be present.
+    source : str, optional
+        Name used in messages; defaults to the file name in ``data.attrs`` or ``"<data>"``.
+    id_column, duration_column : str
+        Ids are created (``R00001``...) if the column is absent; duplicates are an error.
+        The duration column is optional (converted to float seconds when present).
+    missing_codes : iterable of str
+        Cell values meaning "no answer" (see :data:`DEFAULT_MISSING_CODES`).
+
+    Returns
+    -------
+    DataFrame
+        Item columns as ``"Int8"`` in 1..points or ``<NA>``; other columns kept as they were.
+        ``attrs["ingest_notes"]`` lists what was done (created ids, mapped labels, ...).
+
+    Notes
+    -----
+    Text answers equal to a scale anchor in any instrument language (case and spacing
+    ignored) become that point, e.g. ``"Strongly agree"`` and ``"非常同意"`` -> 7. Reverse-keyed
+    items are left as answered; see :func:`recode_reverse_keyed`. Positions in messages are
+    spreadsheet lines (header = line 1) for CSV/Excel sources, else 1-based rows.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"{source or '<data>'}: expected a pandas DataFrame, "
+                        f"got {type(data).__name__}")
+    if not isinstance(instrument, Instrument):
+        raise DataError(f"expected an analysis.instrument.Instrument, "
+                        f"got {type(instrument).__name__}")
+    missing_codes = tuple(missing_codes)
+    source = source or Path(data.attrs.get("source_path", "<data>")).name
+    if data.empty:
+        raise DataError(f"{source}: the responses table has no rows")
+    items = instrument.likert_items
+    _check_columns(data, items, source)
+    notes: list[str] = list(data.attrs.get("ingest_notes", []))
+    rules = _CellRules(instrument, missing_codes, data)
+    converted = _convert_items(data, items, rules, source, notes)
+    result = data.copy(deep=True)
+    for item, values in converted.items():
+        result[item] = pd.Series(values, index=result.index, name=item)
+    ids = _respondent_ids(data, id_column, source, notes)
+    if id_column in result.columns:
+        result[id_column] = ids
+    else:
+        result.insert(0, id_column, ids)
+    if duration_column in result.columns:
+        result[duration_column] = _durations(data, duration_column, rules, source)
+    else:
+        notes.append(f"no '{duration_column}' column: screening will skip the speed checks")
+    extra = [str(c) for c in data.columns
+             if c not in items and c not in (id_column, duration_column)]
+    if extra:
+        notes.append(f"kept {len(extra)} other column(s): {_listing(extra, 8)}")
+    result.attrs = {**data.attrs, "ingest_notes": notes}
+    return result
+
+
+def recode_reverse_keyed(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Return a copy with reverse-keyed items recoded as ``(points + 1) - x`` (8 - x on 7 points).
+
+    Apply it to validated data, once, and only for analyses that expect keyed scores; the
+    screening step (:mod:`analysis.quality`) keys items itself and wants the raw answers.
+    ``attrs["reverse_recoded"]`` guards against recoding twice.
+    """
+    items = instrument.reverse_keyed
+    done = data.attrs.get("reverse_recoded", [])
+    if done:
+        raise DataError(f"reverse-keyed items {', '.join(done)} were already recoded; recoding "
+                        "again would restore the original direction")
+    absent = [item for item in items if item not in data.columns]
+    if absent:
+        raise DataError(f"cannot recode reverse-keyed item(s) {', '.join(absent)}: column(s) not "
+                        "found; run validate_responses first")
+    points = instrument.scale.points
+    result = data.copy(deep=True)
+    for item in items:
+        values = pd.to_numeric(data[item], errors="coerce").astype("Int64")
+        if ((values < 1) | (values > points)).any() or (values.isna() & data[item].notna()).any():
+            raise DataError(f"column {item}: values outside 1..{points}; "
+                            "run validate_responses first")
+        result[item] = (points + 1 - values).astype("Int8")
+    note = (f"recoded reverse-keyed item(s) {', '.join(items)} as {points + 1} - x" if items
+            else "no reverse-keyed items in the instrument; nothing recoded")
+    result.attrs = {**data.attrs, "reverse_recoded": list(items),
+                    "ingest_notes": [*data.attrs.get("ingest_notes", []), note]}
+    return result
+
+
+def load_survey_file(path: str | Path, instrument: Instrument | str | Path | None = None,
+                     format: str = "auto", sheet: str | int | None = None,
+                     column_map: Mapping[str, str] | None = None, *,
+                     id_column: str = "respondent_id", duration_column: str = "duration_sec",
+                     missing_codes: Iterable[str] = DEFAULT_MISSING_CODES,
+                     ) -> tuple[pd.DataFrame, IngestReport]:
+    """Read, rename (``column_map``: file column -> instrument id) and validate one export.
+
+    ``instrument`` may be an :class:`Instrument`, a path to an instrument file, or None for
+    the default instrument. Returns the validated frame and its :class:`IngestReport`.
+    """
+    if not isinstance(instrument, Instrument):
+        instrument = load_instrument(instrument)
+    path = Path(path)
+    raw = read_table(path, format=format, sheet=sheet)
+    renamed = dict(column_map or {})
+    columns = [str(c) for c in raw.columns]
+    unknown = [old for old in renamed if old not in columns]
+    if unknown:
+        hints = [f"'{old}'" + (f" (did you mean '{g}'?)" if (g := _suggest(old, columns)) else "")
+                 for old in unknown]
+        raise DataError(f"{path.name}: column_map names column(s) not in the file: "
+                        f"{', '.join(hints)}")
+    clashes = [new for old, new in renamed.items() if new in columns and new not in renamed]
+    if clashes:
+        raise DataError(f"{path.name}: column_map would create duplicate column(s) "
+                        f"{', '.join(clashes)}, which the file already has")
+    table = raw.rename(columns=renamed) if renamed else raw
+    table.attrs = dict(raw.attrs)
+    data = validate_responses(table, instrument, source=path.name, id_column=id_column,
+                              duration_column=duration_column, missing_codes=missing_codes)
+    notes = list(data.attrs.get("ingest_notes", []))
+    if renamed:
+        notes.insert(0, f"renamed {len(renamed)} column(s): "
+                        + ", ".join(f"{old} -> {new}" for old, new in renamed.items()))
+        data.attrs["ingest_notes"] = notes
+    report = IngestReport(source=path, sha256=raw.attrs["source_sha256"],
+                          encoding=raw.attrs.get("source_encoding"), n_rows=int(raw.shape[0]),
+                          n_columns=int(raw.shape[1]), format=raw.attrs["source_format"],
+                          renamed=renamed, notes=notes)
+    return data, report
