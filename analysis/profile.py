@@ -1,0 +1,420 @@
+"""Client profiles: one strictly validated YAML file per client.
+
+A profile (``reports/clients/<id>.yml``) says who the report is for, where the data
+come from, how to simulate them, which seed and bootstrap settings to use and which
+quality thresholds to apply. :func:`load_profile` turns it into a frozen
+:class:`ClientProfile`; :meth:`ClientProfile.to_parameters` flattens it into the
+typed literals that papermill injects into the study notebook's parameters cell.
+
+Validation is driven by one declarative :data:`SCHEMA` (sections of :class:`Field`
+specs) walked by one generic function, so a new section or key is a few lines in the
+schema plus a dataclass field, never another if-chain.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from analysis.errors import ConfigError
+from analysis.paths import CLIENTS_DIR, PROJECT_ROOT
+
+__all__ = [
+    "ClientInfo",
+    "ReportSettings",
+    "DataSettings",
+    "SimulationSettings",
+    "AnalysisSettings",
+    "Thresholds",
+    "ClientProfile",
+    "Field",
+    "Section",
+    "SCHEMA",
+    "load_profile",
+    "available_profiles",
+]
+
+_REQUIRED = object()
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# --------------------------------------------------------------------------- values
+@dataclass(frozen=True)
+class ClientInfo:
+    name: str
+    id: str
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    title: str
+    language: str
+    author: str
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    source: str
+    path: Path | None
+    format: str
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    sample_size: int
+    careless_share: float
+    missing_share: float
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    seed: int
+    bootstrap_draws: int
+    n_jobs: int
+    ci_level: float
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cut-offs; ``rmsea`` and ``srmr`` are maxima, all others minima (``htmt``: below)."""
+
+    cfi: float
+    tli: float
+    rmsea: float
+    srmr: float
+    alpha: float
+    ave: float
+    htmt: float
+
+
+# --------------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class Field:
+    """One leaf key: its type (``kind``), default, allowed range or choices."""
+
+    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "choice", "path"
+    default: Any = _REQUIRED
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    param: str | None = None  # parameter name in to_parameters(); default prefix + key
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def describe(self) -> str:
+        """The expected value in words, for error messages."""
+        noun = {"int": "an integer", "float": "a number", "slug": "a lower-case slug "
+                "(letters, digits, '-', '_')", "str": "a non-empty string",
+                "text": "a string", "path": "a file path"}.get(self.kind, "one of")
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            return f"{noun} between {self.minimum:g} and {self.maximum:g}"
+        if self.minimum is not None:
+            return f"{noun} >= {self.minimum:g}"
+        return noun + (" or null" if self.nullable else "")
+
+    def convert(self, value: Any) -> Any:
+        """Return the typed value, or raise ValueError if it does not fit."""
+        if value is None and self.nullable:
+            return None
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError
+            if self.kind == "int" and not isinstance(value, int):
+                raise ValueError
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError
+            value = int(value) if self.kind == "int" else float(value)
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
+                raise ValueError
+            return value
+        if not isinstance(value, str):
+            raise ValueError
+        if self.kind == "choice" and value not in self.choices:
+            raise ValueError
+        if self.kind == "slug" and not _SLUG.match(value):
+            raise ValueError
+        if self.kind in ("str", "path", "slug") and not value.strip():
+            raise ValueError
+        return value
+
+
+@dataclass(frozen=True)
+class Section:
+    """A mapping of keys to :class:`Field` (or nested :class:`Section`) specs."""
+
+    children: Mapping[str, "Field | Section"]
+    build: Callable[..., Any] = dict
+    param_prefix: str = ""
+
+
+def _share(default: float) -> Field:
+    return Field("float", default, 0.0, 0.5)
+
+
+def _cut(default: float, name: str) -> Field:
+    return Field("float", default, 0.0, 1.0, param=f"threshold_{name}")
+
+
+SCHEMA: dict[str, Section] = {
+    "client": Section({"name": Field("str"), "id": Field("slug")}, ClientInfo, "client_"),
+    "report": Section(
+        {
+            "title": Field("str"),
+            "language": Field("choice", "en", choices=("en", "zh-Hans", "zh-Hant"),
+                              param="language"),
+            "author": Field("text", ""),
+        },
+        ReportSettings,
+        "report_",
+    ),
+    "data": Section(
+        {
+            "source": Field("choice", "simulated", choices=("simulated", "file")),
+            "path": Field("path", None, nullable=True),
+            "format": Field("choice", "auto", choices=("auto", "csv", "xlsx", "parquet", "sav")),
+        },
+        DataSettings,
+        "data_",
+    ),
+    "simulation": Section(
+        {
+            "sample_size": Field("int", 600, 50, 100_000),
+            "careless_share": _share(0.08),
+            "missing_share": _share(0.01),
+        },
+        SimulationSettings,
+    ),
+    "analysis": Section(
+        {
+            "seed": Field("int", minimum=0),
+            "bootstrap_draws": Field("int", 1000, 0, 100_000),
+            "n_jobs": Field("int", 2, 1, 64),
+            "ci_level": Field("float", 0.95, 0.5, 0.999),
+        },
+        AnalysisSettings,
+    ),
+    "thresholds": Section(
+        {
+            "cfi": _cut(0.95, "cfi"),
+            "tli": _cut(0.95, "tli"),
+            "rmsea": _cut(0.06, "rmsea"),
+            "srmr": _cut(0.08, "srmr"),
+            "alpha": _cut(0.70, "alpha"),
+            "ave": _cut(0.50, "ave"),
+            "htmt": _cut(0.85, "htmt"),
+        },
+        Thresholds,
+    ),
+}
+
+
+# --------------------------------------------------------------------------- profile
+@dataclass(frozen=True)
+class ClientProfile:
+    """A validated client profile (see ``reports/clients/default.yml``)."""
+
+    client: ClientInfo
+    report: ReportSettings
+    data: DataSettings
+    simulation: SimulationSettings
+    analysis: AnalysisSettings
+    thresholds: Thresholds
+    source_path: Path = field(compare=False)
+
+    def to_parameters(self) -> dict[str, Any]:
+        """Flat ``{name: literal}`` for the notebook parameters cell.
+
+        Names are ``client_name``, ``client_id``, ``report_title``, ``language``,
+        ``report_author``, ``data_source``, ``data_path`` (absolute path or None),
+        ``data_format``, ``sample_size``, ``careless_share``, ``missing_share``,
+        ``seed``, ``bootstrap_draws``, ``n_jobs``, ``ci_level``, ``threshold_<name>``
+        and ``profile_path``. Values are only str, int, float or None.
+        """
+        parameters: dict[str, Any] = {}
+        for section_name, section in SCHEMA.items():
+            values = getattr(self, section_name)
+            for key, spec in section.children.items():
+                value = getattr(values, key)
+                name = spec.param or section.param_prefix + key
+                parameters[name] = str(value) if isinstance(value, Path) else value
+        parameters["profile_path"] = str(self.source_path)
+        return parameters
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _validate(raw: Any, spec: Field | Section, key_path: str, source: str) -> Any:
+    """Validate ``raw`` against ``spec`` recursively; build the section objects."""
+    where = f"{source}: {key_path}" if key_path else source
+    if isinstance(spec, Field):
+        try:
+            return spec.convert(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: expected {spec.describe()}, got {raw!r} ({type(raw).__name__})"
+            ) from None
+    if raw is None:
+        raw = {}
+    allowed = ", ".join(spec.children)
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping with keys {allowed}, got {raw!r} "
+            f"({type(raw).__name__})"
+        )
+    for key in raw:
+        if key not in spec.children:
+            close = difflib.get_close_matches(str(key), list(spec.children), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            prefix = f"{key_path}.{key}" if key_path else str(key)
+            raise ConfigError(f"{source}: {prefix}: unknown key{hint}; allowed keys: {allowed}")
+    values = {}
+    for key, child in spec.children.items():
+        child_path = f"{key_path}.{key}" if key_path else key
+        if key in raw:
+            values[key] = _validate(raw[key], child, child_path, source)
+        elif isinstance(child, Section):
+            values[key] = _validate({}, child, child_path, source)
+        elif child.required:
+            raise ConfigError(
+                f"{source}: {child_path}: required key missing; expected {child.describe()}"
+            )
+        else:
+            values[key] = child.default
+    return spec.build(**values)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable key; construct_mapping reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path, source: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: YAML syntax error: {exc}") from None
+
+
+def _resolve_data_path(raw: str, profile_path: Path, source: str) -> Path:
+    candidate = Path(raw).expanduser()
+    tried = [candidate] if candidate.is_absolute() else [
+        profile_path.parent / candidate, PROJECT_ROOT / candidate]
+    for path in tried:
+        if path.is_file():
+            return path.resolve()
+    raise ConfigError(
+        f"{source}: data.path: file not found: {raw!r} (looked in "
+        + " and ".join(str(p) for p in tried) + ")"
+    )
+
+
+def available_profiles(clients_dir: Path | None = None) -> list[str]:
+    """Sorted profile names (file stems of ``*.yml``) in ``clients_dir``."""
+    directory = Path(clients_dir) if clients_dir is not None else CLIENTS_DIR
+    return sorted(p.stem for p in directory.glob("*.yml")) if directory.is_dir() else []
+
+
+def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = None
+                 ) -> ClientProfile:
+    """Load and validate a client profile.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A bare name (``"default"``) resolves to ``<clients_dir>/<name>.yml``; anything
+        with a directory part or a ``.yml``/``.yaml`` suffix is taken as a path.
+    clients_dir : path-like, optional
+        Where bare names are looked up; defaults to ``analysis.paths.CLIENTS_DIR``.
+
+    Returns
+    -------
+    ClientProfile
+
+    Raises
+    ------
+    ConfigError
+        The file is missing (the message lists the available profiles), is not valid
+        YAML (file and line), has an unknown key (the allowed keys are listed), a value
+        of the wrong type or out of range, or ``client.id`` differs from the file name.
+    """
+    directory = Path(clients_dir) if clients_dir is not None else CLIENTS_DIR
+    text = os.fspath(name_or_path)
+    is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or "/" in text or (
+        text.endswith((".yml", ".yaml")))
+    path = Path(text) if is_path else directory / f"{text}.yml"
+    source = _display(path)
+    if not path.is_file():
+        names = available_profiles(path.parent if is_path else directory)
+        listing = ", ".join(names) if names else "none"
+        raise ConfigError(f"{source}: no such client profile; available profiles in "
+                          f"{_display(path.parent)}: {listing}")
+    raw = _read_yaml(path, source)
+    if not isinstance(raw, dict):
+        kind = "an empty file" if raw is None else f"{raw!r} ({type(raw).__name__})"
+        raise ConfigError(f"{source}: expected a mapping with sections "
+                          f"{', '.join(SCHEMA)}, got {kind}")
+    sections = _validate(raw, Section(SCHEMA), "", source)
+    if sections["client"].id != path.stem:
+        raise ConfigError(f"{source}: client.id: expected {path.stem!r} (the file name), "
+                          f"got {sections['client'].id!r}")
+    data: DataSettings = sections["data"]
+    if data.source == "file":
+        if data.path is None:
+            raise ConfigError(f"{source}: data.path: required when data.source is 'file'; "
+                              "expected a file path, got None")
+        data = DataSettings(data.source, _resolve_data_path(str(data.path), path, source),
+                            data.format)
+    elif data.path is not None:
+        data = DataSettings(data.source, Path(data.path), data.format)
+    sections["data"] = data
+    return ClientProfile(**sections, source_path=path.resolve())

@@ -1,0 +1,131 @@
+"""Build one client's report: profile -> papermill -> HTML -> manifest -> swap into place.
+
+The report is assembled in a hidden staging directory and replaces
+``<output_root>/<client id>/`` only when every stage succeeded, so a failed or
+interrupted run never leaves a half-written report that looks complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from pathlib import Path
+
+from analysis.errors import ConfigError, WorkbenchError
+from analysis.paths import DEFAULT_INSTRUMENT, OUTPUT_ROOT, PROJECT_ROOT, STUDY_NOTEBOOK
+from analysis.profile import load_profile
+from analysis.report.atomic import StagingDirectory
+from analysis.report.execute import execute_notebook
+from analysis.report.manifest import write_manifest
+from analysis.report.render import RENDERERS, render_report
+
+__all__ = ["build_report", "EXECUTED_NOTEBOOK", "REPORT_HTML"]
+
+EXECUTED_NOTEBOOK = "report.ipynb"
+REPORT_HTML = "index.html"
+log = logging.getLogger(__name__)
+
+
+def build_report(
+    client: str | os.PathLike = "default",
+    output_root: str | os.PathLike = OUTPUT_ROOT,
+    notebook: str | os.PathLike = STUDY_NOTEBOOK,
+    renderer: str | None = None,
+    *,
+    kernel_name: str | None = None,
+    timeout: float = 3600,
+    instrument: str | os.PathLike | None = DEFAULT_INSTRUMENT,
+) -> Path:
+    """Execute the study notebook for ``client`` and render its report.
+
+    Parameters
+    ----------
+    client : str or path-like, default "default"
+        Profile name (``reports/clients/<name>.yml``) or path to a profile file.
+    output_root : path-like
+        The report is written to ``<output_root>/<client.id>/``.
+    notebook : path-like
+        Notebook with a ``parameters`` cell; it receives ``profile.to_parameters()``
+        plus ``output_dir`` (absolute path of the directory being built: write
+        ``tables/`` and ``figures/`` there) and ``project_root``. Its working
+        directory is the notebook's own directory, as in Jupyter.
+    renderer : {"quarto", "nbconvert"}, optional
+        Default: Quarto if on PATH, else nbconvert.
+    kernel_name : str, optional
+        Jupyter kernel; default: the one running this interpreter.
+    timeout : float, default 3600
+        Seconds a single cell may run.
+    instrument : path-like, optional
+        Recorded (hashed) in the manifest as an input.
+
+    Returns
+    -------
+    Path
+        The final report directory, containing ``index.html``, ``report.ipynb``,
+        whatever the notebook wrote (``tables/``, ``figures/``) and ``manifest.json``.
+
+    Raises
+    ------
+    ConfigError
+        Invalid profile or renderer name (raised before anything is executed).
+    RenderError
+        A notebook cell or the renderer failed. The previous report is left intact and
+        the partial run is kept in ``<output_root>/.<client>.failed-<token>/``
+        (path in the message; only the latest failure is kept).
+
+    Notes
+    -----
+    The executed ``report.ipynb`` records ``output_dir`` as the staging directory's
+    path (``.<client>.partial-<token>``), which no longer exists after the swap; the
+    manifest's ``parameters`` show the same value.
+    """
+    started = dt.datetime.now(dt.timezone.utc)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    if renderer is not None and renderer not in RENDERERS:
+        raise ConfigError(f"renderer: expected one of {', '.join(map(repr, RENDERERS))}, "
+                          f"got {renderer!r}")
+    profile = load_profile(client)
+    notebook = Path(notebook).resolve()
+    timings["profile"] = time.perf_counter() - clock
+    final = Path(output_root) / profile.client.id
+    staging = StagingDirectory(final)
+    try:
+        with staging as work:
+            parameters = {**profile.to_parameters(), "output_dir": str(work),
+                          "project_root": str(PROJECT_ROOT)}
+            log.info("executing %s for client %r", notebook.name, profile.client.id)
+            execution = execute_notebook(notebook, work / EXECUTED_NOTEBOOK, parameters,
+                                         cwd=notebook.parent, kernel_name=kernel_name,
+                                         timeout=timeout)
+            timings["execute"] = execution.seconds
+
+            clock = time.perf_counter()
+            log.info("rendering %s", REPORT_HTML)
+            rendered = render_report(work / EXECUTED_NOTEBOOK, work / REPORT_HTML,
+                                     profile.report.title, renderer,
+                                     language=profile.report.language)
+            timings["render"] = time.perf_counter() - clock
+
+            data_file = profile.data.path if profile.data.source == "file" else None
+            write_manifest(
+                work, parameters=parameters, seed=profile.analysis.seed,
+                inputs={"profile": profile.source_path, "instrument": instrument,
+                        "notebook": notebook, "data": data_file},
+                renderer=rendered, timings=timings,
+                execution={"kernel_name": execution.kernel_name,
+                           "kernel_python": execution.kernel_python},
+                started=started, finished=dt.datetime.now(dt.timezone.utc),
+            )
+    except WorkbenchError as exc:
+        if staging.failed_path is None:
+            raise
+        # The partial run was moved after the message was written; point at its new home.
+        message = str(exc).replace(str(staging.path), str(staging.failed_path))
+        if message == str(exc):
+            message += f" (partial run kept in {staging.failed_path})"
+        raise type(exc)(message) from exc.__cause__
+    log.info("report written to %s", final)
+    return final

@@ -1,0 +1,254 @@
+"""Execute a parameterised notebook with papermill, failing with one readable line.
+
+The kernel is the interpreter running the workbench: papermill's kernel ``python3``
+(and the ``eloyalty`` kernel the Makefile registers) start ``sys.executable`` when
+launched from the project's virtualenv, because jupyter_client replaces a bare
+``python`` in a kernel spec by ``sys.executable``. :func:`resolve_kernel` checks this
+instead of trusting it, so a stray user-level kernel spec cannot silently run the
+report in another environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import nbformat
+
+from analysis.errors import RenderError
+from analysis.paths import PROJECT_ROOT
+
+__all__ = ["ExecutionInfo", "execute_notebook", "resolve_kernel", "failed_notebook_path"]
+
+_DEFAULT_KERNELS = ("python3", "eloyalty")
+_INJECTED_TAG = "injected-parameters"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """What ran: the notebook, where it was written, the kernel and how long it took."""
+
+    notebook: Path
+    output: Path
+    kernel_name: str
+    kernel_python: str
+    seconds: float
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _kernel_python(argv: list[str]) -> str:
+    first = argv[0] if argv else ""
+    # Mirrors jupyter_client.KernelManager.format_kernel_cmd.
+    bare = {"python", f"python{sys.version_info[0]}", "python%i.%i" % sys.version_info[:2]}
+    return sys.executable if first in bare else first
+
+
+def resolve_kernel(kernel_name: str | None = None) -> tuple[str, str]:
+    """Return ``(kernel_name, interpreter)`` for executing report notebooks.
+
+    With ``kernel_name=None`` the first of ``python3``, ``eloyalty`` whose interpreter
+    is the current ``sys.executable`` is used; a RenderError explains how to register
+    one if neither is.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    names = [kernel_name] if kernel_name else list(_DEFAULT_KERNELS)
+    here = os.path.abspath(sys.executable)
+    for name in names:
+        try:
+            spec = manager.get_kernel_spec(name)
+        except NoSuchKernel:
+            continue
+        python = _kernel_python(list(spec.argv))
+        if kernel_name or os.path.abspath(python) == here:
+            return name, python
+    available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+    if kernel_name:
+        raise RenderError(f"Jupyter kernel {kernel_name!r} not found; available kernels: "
+                          f"{available}")
+    raise RenderError(
+        f"no Jupyter kernel runs this interpreter ({sys.executable}); kernels found: "
+        f"{available}. Register one with: {sys.executable} -m ipykernel install "
+        "--sys-prefix --name eloyalty"
+    )
+
+
+def failed_notebook_path(output: str | os.PathLike) -> Path:
+    """Where a failed run's partially executed notebook is kept: ``<stem>.failed.ipynb``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.failed{output.suffix}")
+
+
+def _source_cell_number(cells: list, executed_index: int, source_ids: list | None = None
+                        ) -> int:
+    """1-based cell number in the *source* notebook (papermill adds injected cells)."""
+    cell_id = cells[executed_index].get("id") if executed_index < len(cells) else None
+    if source_ids and cell_id in source_ids:
+        return source_ids.index(cell_id) + 1
+    injected = sum(
+        1 for cell in cells[:executed_index]
+        if _INJECTED_TAG in cell.get("metadata", {}).get("tags", [])
+    )
+    return executed_index - injected + 1
+
+
+def _cell_ids(notebook: Path) -> list:
+    try:
+        return [cell.get("id") for cell in nbformat.read(notebook, as_version=4).cells]
+    except (OSError, ValueError):
+        return []
+
+
+class _UnknownParameters(logging.Filter):
+    """Collect papermill's one-warning-per-name about undeclared parameters."""
+
+    prefix = "Passed unknown parameter: "
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.prefix):
+            self.names.append(message[len(self.prefix):])
+            return False
+        return True
+
+
+def _running_cell(output: Path, source_ids: list) -> str:
+    """Describe the cell that was running when execution stopped, if it can be found."""
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except (OSError, ValueError):
+        return "a cell"
+    # papermill marks every cell "completed" on the way out; the one that was running
+    # is the last that has a start time.
+    started = [index for index, cell in enumerate(nb.cells)
+               if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return "a cell"
+    return f"cell {_source_cell_number(nb.cells, started[-1], source_ids)}"
+
+
+def _keep_failed(output: Path) -> Path | None:
+    if not output.exists():
+        return None
+    failed = failed_notebook_path(output)
+    os.replace(output, failed)
+    return failed
+
+
+def execute_notebook(
+    notebook: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: Mapping[str, Any],
+    cwd: str | os.PathLike,
+    kernel_name: str | None = None,
+    timeout: float = 3600,
+    start_timeout: float = 120,
+) -> ExecutionInfo:
+    """Run ``notebook`` with ``parameters`` injected and write it to ``output``.
+
+    Parameters
+    ----------
+    notebook, output : path-like
+        Source notebook (with a cell tagged ``parameters``) and executed notebook.
+    parameters : mapping
+        Names to literal values (str, int, float, bool, None, lists, dicts); path
+        objects are passed as strings.
+    cwd : path-like
+        Working directory of the kernel.
+    kernel_name : str, optional
+        Jupyter kernel; by default the one running this interpreter (:func:`resolve_kernel`).
+    timeout : float, default 3600
+        Seconds one cell may run before execution is abandoned.
+    start_timeout : float, default 120
+        Seconds to wait for the kernel to start.
+
+    Returns
+    -------
+    ExecutionInfo
+
+    Raises
+    ------
+    RenderError
+        A cell raised (the message names the notebook, the 1-based cell number in
+        the source notebook, the execution count and the exception line, not the
+        traceback), a cell timed out, or the kernel died or could not start. The
+        partially executed notebook is kept as ``<stem>.failed.ipynb`` next to
+        ``output`` and its path is in the message.
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    notebook, output = Path(notebook), Path(output)
+    if not notebook.is_file():
+        raise RenderError(f"{_display(notebook)}: notebook not found")
+    name, python = resolve_kernel(kernel_name)
+    values = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+              for k, v in parameters.items()}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    source_ids = _cell_ids(notebook)
+    unknown = _UnknownParameters()
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addFilter(unknown)
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            notebook, output, parameters=values, cwd=os.fspath(cwd), kernel_name=name,
+            progress_bar=False, log_output=False, execution_timeout=timeout,
+            start_timeout=start_timeout,
+        )
+    except papermill.PapermillExecutionError as exc:
+        number = _source_cell_number(_executed_cells(exc, output), exc.cell_index, source_ids)
+        reason = f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0]}" if str(
+            exc.evalue).strip() else exc.ename
+        kept = _keep_failed(output)
+        raise RenderError(
+            f"{_display(notebook)}: cell {number} (In [{exc.exec_count}]) failed: {reason}"
+            + (f"; partially executed notebook kept at {kept}" if kept else "")
+        ) from None
+    except (CellTimeoutError, DeadKernelError, RuntimeError) as exc:
+        where = _running_cell(output, source_ids)
+        kept = _keep_failed(output)
+        reason = (f"did not finish within {timeout:g} s" if isinstance(exc, CellTimeoutError)
+                  else f"stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+                  if str(exc).strip() else f"stopped: {type(exc).__name__}")
+        raise RenderError(
+            f"{_display(notebook)}: {where} {reason}"
+            + (f"; partially executed notebook kept at {kept}" if kept else "")
+        ) from None
+    finally:
+        papermill_log.removeFilter(unknown)
+        if unknown.names:
+            log.info("%s: parameters not declared in its parameters cell (injected anyway): "
+                     "%s", _display(notebook), ", ".join(unknown.names))
+    return ExecutionInfo(notebook=notebook.resolve(), output=output.resolve(),
+                         kernel_name=name, kernel_python=python,
+                         seconds=time.perf_counter() - started)
+
+
+def _executed_cells(exc: Exception, output: Path) -> list:
+    """Cells as papermill numbered them when it found the error (before its markers)."""
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except (OSError, ValueError):
+        return []
+    # papermill inserts an error banner at the top and an anchor before the failing
+    # cell after computing cell_index; drop them to recover its numbering.
+    return [c for c in nb.cells
+            if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
