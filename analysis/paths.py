@@ -13,6 +13,7 @@ __all__ = [
     "CLIENTS_DIR",
     "OUTPUT_ROOT",
     "DATA_DIR",
+    "simulated_data_folder",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -23,3 +24,8 @@ STUDY_NOTEBOOK = NOTEBOOKS_DIR / "study.ipynb"
 CLIENTS_DIR = PROJECT_ROOT / "reports" / "clients"
 OUTPUT_ROOT = PROJECT_ROOT / "reports" / "_output"
 DATA_DIR = PROJECT_ROOT / "data"
+
+
+def simulated_data_folder(client_id: str, seed: int, sample_size: int) -> Path:
+    """Where a simulated study's raw data are stored (one folder per client, seed and size)."""
+    return DATA_DIR / "simulated" / f"{client_id}-seed{seed}-n{sample_size}"

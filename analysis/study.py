@@ -20,7 +20,7 @@ from .measurement import (
     ValidityThresholds, average_variance_extracted, discriminant_validity_table, fornell_larcker, htmt,
     item_loadings_table, loadings_from_estimates, reliability_table,
 )
-from .paths import DATA_DIR
+from .paths import simulated_data_folder
 from .quality import ScreeningResult, screen_responses
 from .report.atomic import atomic_write_text
 from .sem import (
@@ -82,11 +82,19 @@ class StudyContext:
         self.saved.append(atomic_write_text(path, table.to_csv(index=False, float_format="%.6g")))
         return table
 
-    def save_figure(self, fig, name: str):
+    def save_figure(self, fig, name: str) -> None:
+        """Write ``figures/<name>.png`` and show exactly that image in the notebook."""
         from .plots import save_figure
 
-        self.saved.append(save_figure(fig, self.output_dir / "figures", name))
-        return fig
+        path = save_figure(fig, self.output_dir / "figures", name)
+        self.saved.append(path)
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image, display
+        except ImportError:  # plain Python without IPython: the file is the output
+            return
+        if get_ipython() is not None:
+            display(Image(filename=str(path)))
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def load_study_data(ctx: StudyContext) -> StudyData:
         sim = simulate_survey(ctx.instrument, n=int(p["sample_size"]), careless_share=float(p["careless_share"]),
                               missing_share=float(p["missing_share"]), language=p.get("language", "en"),
                               random_state=ctx.seed)
-        folder = DATA_DIR / "simulated" / f"{p.get('client_id', 'study')}-seed{ctx.seed}-n{int(p['sample_size'])}"
+        folder = simulated_data_folder(p.get("client_id", "study"), ctx.seed, int(p["sample_size"]))
         write_simulated_survey(sim, folder)
         return StudyData(sim.responses, f"simulated (seed {ctx.seed}, n = {len(sim.responses)}); stored in {folder}",
                          sim.truth, sim.respondent_truth)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from analysis.errors import ConfigError, WorkbenchError
-from analysis.paths import DEFAULT_INSTRUMENT, OUTPUT_ROOT, PROJECT_ROOT, STUDY_NOTEBOOK
+from analysis.paths import DEFAULT_INSTRUMENT, OUTPUT_ROOT, PROJECT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
 from analysis.profile import load_profile
 from analysis.report.atomic import StagingDirectory
 from analysis.report.execute import execute_notebook
@@ -79,7 +79,7 @@ def build_report(
     -----
     The executed ``report.ipynb`` records ``output_dir`` as the staging directory's
     path (``.<client>.partial-<token>``), which no longer exists after the swap; the
-    manifest's ``parameters`` show the same value.
+    manifest's ``parameters`` record the final folder instead.
     """
     started = dt.datetime.now(dt.timezone.utc)
     timings: dict[str, float] = {}
@@ -109,9 +109,13 @@ def build_report(
                                      language=profile.report.language)
             timings["render"] = time.perf_counter() - clock
 
-            data_file = profile.data.path if profile.data.source == "file" else None
+            if profile.data.source == "file":
+                data_file = profile.data.path
+            else:
+                data_file = simulated_data_folder(profile.client.id, profile.analysis.seed,
+                                                  profile.simulation.sample_size) / "responses.parquet"
             write_manifest(
-                work, parameters=parameters, seed=profile.analysis.seed,
+                work, parameters={**parameters, "output_dir": str(final.resolve())}, seed=profile.analysis.seed,
                 inputs={"profile": profile.source_path, "instrument": instrument,
                         "notebook": notebook, "data": data_file},
                 renderer=rendered, timings=timings,

@@ -42,8 +42,8 @@ def show_table(table: pd.DataFrame, max_rows: int | None = 60, digits: int = 3) 
 def title_block(ctx) -> str:
     p = ctx.params
     author = f"{p.get('report_author')} · " if p.get("report_author") else ""
-    return (f"# {p.get('report_title', 'E-loyalty study')}\n\n"
-            f"**Client:** {p.get('client_name', '')} · {author}"
+    # the renderer puts the profile's title on top; this is the line beneath it
+    return (f"**Client:** {p.get('client_name', '')} · {author}"
             f"seed {p.get('seed')} · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
 
 
