@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .paths import OUTPUT_ROOT
-from .report.atomic import atomic_write_text
+from .atomic import atomic_write_text
 
 __all__ = ["BenchResult", "run_benchmarks", "time_call"]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import wraps
@@ -41,6 +40,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from analysis.atomic import atomic_path  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.textpath import TextPath  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
@@ -112,15 +113,10 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{stem}.png"
-    # Not mkstemp: its 0600 mode would survive os.replace; open() honours the umask.
-    tmp = out / f".{stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.png.tmp"
     try:
-        with open(tmp, "xb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as handle:
+                fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     finally:
         plt.close(fig)
     return target

@@ -14,14 +14,12 @@ Every file is written atomically (temporary file in the target directory, then
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError
 from analysis.instrument import SUPPORTED_LANGUAGES, Instrument
 
@@ -290,17 +288,6 @@ def _check_language(instrument: Instrument, language: str) -> None:
 
 def _write_atomic(path: Path, text: str, encoding: str = "utf-8") -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
+        return atomic_write_text(path, text, encoding)
+    except PermissionError as exc:
         raise ConfigError(f"{path.parent}: cannot write survey files: {exc.strerror}") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return path

@@ -22,7 +22,7 @@ from .measurement import (
 )
 from .paths import simulated_data_folder
 from .quality import ScreeningResult, screen_responses
-from .report.atomic import atomic_write_text
+from .atomic import atomic_write_text
 from .sem import (
     BootstrapResult, StructuralEquationModel, bootstrap_effects, specific_indirect_effects, structural_effects,
 )

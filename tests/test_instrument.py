@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import questionnaire
+from analysis import atomic
 from analysis.errors import ConfigError
 from analysis.instrument import Instrument, load_instrument
 from analysis.paths import DEFAULT_INSTRUMENT
@@ -359,7 +359,7 @@ def test_failed_write_keeps_the_previous_file(instrument, tmp_path, monkeypatch)
     def refuse(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(questionnaire.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         write_codebook(instrument, tmp_path)
     assert (tmp_path / "codebook.csv").read_bytes() == before

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError, ModelError
-from ..report.atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from .bootstrap import BootstrapResult, bootstrap_effects
 from .model import StructuralEquationModel
 

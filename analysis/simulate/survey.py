@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from analysis.errors import ConfigError, DataError
-from analysis.simulate.truth import GroundTruth, default_truth, publish
+from analysis.atomic import atomic_path
+from analysis.simulate.truth import GroundTruth, default_truth
 
 __all__ = [
     "SimulatedSurvey",
@@ -381,14 +381,8 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

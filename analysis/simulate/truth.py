@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError, DataError
 
 __all__ = [
@@ -390,28 +390,6 @@ class GroundTruth:
         if not isinstance(data, dict):
             raise DataError(f"{path}: expected a JSON object, got {type(data).__name__}")
         return cls.from_dict(data, source=str(path))
-
-
-def publish(tmp: str | os.PathLike, path: Path) -> None:
-    """Give a finished temporary file normal permissions and move it over ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _thresholds(shares: tuple[float, ...], shift: float) -> tuple[float, ...]:
