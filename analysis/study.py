@@ -138,7 +138,9 @@ def data_overview(data: StudyData, instrument: Instrument) -> pd.DataFrame:
             ("mean answer (1-7)", round(float(np.nanmean(answers.to_numpy(dtype=float))), 3))]
     if "duration_sec" in data.responses:
         rows.append(("median completion time (min)", round(float(data.responses["duration_sec"].median()) / 60, 2)))
-    return pd.DataFrame(rows, columns=["quantity", "value"])
+    # one column mixes counts and shares: format each value for reading
+    return pd.DataFrame([(name, f"{value:,}" if isinstance(value, int) else f"{value:g}") for name, value in rows],
+                        columns=["quantity", "value"])
 
 
 def screen(ctx: StudyContext, data: StudyData) -> ScreeningResult:

@@ -11,8 +11,10 @@ truth implies) that shift behaviour weakly and heterogeneously:
   loyalty_i + satisfaction_dropout_effect * satisfaction_i))``;
 * a share of customers never come back after the first order ("one-time buyers", as
   in the MBG/NBD), with a logit that falls with loyalty and satisfaction; its intercept
-  is calibrated so that the 12-month repeat rate equals ``repeat_rate_12m``
-  (DOMAIN.md: 20-30 % for a typical store; pure CDNOW parameters give about 45 %).
+  is calibrated so that the share of customers who buy again within 12 months of their
+  first order (or before the end, if acquired less than a year before it) equals
+  ``repeat_rate_12m`` (DOMAIN.md: 20-30 % for a typical store; pure CDNOW parameters
+  give about 45 %). Set it to None for the pure BG/NBD backbone.
 
 ``s_i`` is a lognormal slope multiplier (``effect_heterogeneity``). Service failures
 feed back: every late delivery and every unresolved complaint adds an extra chance of
@@ -40,6 +42,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from analysis.errors import ConfigError, DataError
+from analysis.report.atomic import StagingDirectory
 from analysis.simulate import crm_tables as tables
 
 __all__ = [
@@ -54,9 +57,7 @@ __all__ = [
     "TABLE_NAMES",
 ]
 
-LATENT_NAMES = ("loyalty", "satisfaction", "trust", "fulfilment")
-# Survey truth uses construct codes; either spelling is accepted in ``latent``.
-LATENT_ALIASES = {"LOY": "loyalty", "SAT": "satisfaction", "TRU": "trust", "FUL": "fulfilment"}
+LATENT_NAMES = tables.LATENT_NAMES
 TABLE_NAMES = ("customers", "orders", "deliveries", "returns", "complaints",
                "service_contacts", "sessions")
 WEEKS_PER_MONTH = 365.25 / 12 / 7
@@ -186,42 +187,6 @@ def _generator(random_state) -> np.random.Generator:
                       f"{type(random_state).__name__}")
 
 
-def _draw_latent(n: int, params: CRMParams, latent: pd.DataFrame | None,
-                 rng: np.random.Generator) -> pd.DataFrame:
-    """Standard-normal latent scores; rows given in ``latent`` are kept, the rest drawn."""
-    corr = params.correlation_matrix()
-    scores = rng.standard_normal((n, len(LATENT_NAMES))) @ np.linalg.cholesky(corr).T
-    frame = pd.DataFrame(scores, columns=list(LATENT_NAMES))
-    frame["respondent_id"] = pd.Series([None] * n, dtype="string")
-    if latent is None:
-        return frame
-    renamed = latent.rename(columns=LATENT_ALIASES)
-    given = [c for c in LATENT_NAMES if c in renamed]
-    if not given:
-        raise DataError(f"latent: expected at least one column among {list(LATENT_NAMES)} "
-                        f"or {list(LATENT_ALIASES)}, got {list(latent.columns)}")
-    if len(renamed) > n:
-        raise DataError(f"latent: has {len(renamed)} rows but n_customers is {n}; expected "
-                        "at most n_customers rows")
-    observed = renamed[given].to_numpy(float)
-    if not np.all(np.isfinite(observed)):
-        raise DataError(f"latent: columns {given} must be finite numbers (no missing values)")
-    m, g = len(observed), [LATENT_NAMES.index(c) for c in given]
-    rest = [i for i in range(len(LATENT_NAMES)) if i not in g]
-    completed = scores[:m].copy()
-    completed[:, g] = observed
-    if rest:  # conditional normal of the missing attitudes given the observed ones
-        s_gg, s_rg = corr[np.ix_(g, g)], corr[np.ix_(rest, g)]
-        coef = np.linalg.solve(s_gg, s_rg.T).T
-        cond = corr[np.ix_(rest, rest)] - coef @ s_rg.T
-        noise = rng.standard_normal((m, len(rest))) @ np.linalg.cholesky(cond).T
-        completed[:, rest] = observed @ coef.T + noise
-    frame.iloc[:m, :len(LATENT_NAMES)] = completed
-    if "respondent_id" in renamed:
-        frame.loc[: m - 1, "respondent_id"] = renamed["respondent_id"].astype("string").values
-    return frame
-
-
 def _group_exclusive_cumsum(values: np.ndarray, starts: np.ndarray,
                             owner: np.ndarray) -> np.ndarray:
     """Cumulative sum within consecutive groups, excluding the current element."""
@@ -231,8 +196,13 @@ def _group_exclusive_cumsum(values: np.ndarray, starts: np.ndarray,
 
 
 def _calibrate_one_time(target: float, trial_index: np.ndarray, keep_first: np.ndarray,
-                        rate: np.ndarray, horizon: float) -> float:
-    """Intercept of the one-time-buyer logit that gives the target 12-month repeat rate."""
+                        rate: np.ndarray, horizon: np.ndarray) -> float:
+    """Intercept of the one-time-buyer logit that gives the target 12-month repeat rate.
+
+    A customer still active after the first order repeats within ``horizon`` with
+    probability ``1 - exp(-lambda h)`` (dropout only follows purchases), so the expected
+    rate is a smooth, monotone function of the intercept, solved by Brent's method.
+    """
     reach = keep_first * -np.expm1(-rate * horizon)
 
     def gap(intercept: float) -> float:
@@ -288,9 +258,10 @@ def simulate_crm(n_customers: int = 20000, months: int = 24,
     stages = _generator(random_state).spawn(8)
     n, end_week = int(n_customers), months * WEEKS_PER_MONTH
     customers = tables.draw_customers(n, params, end_week, stages[0])
-    truth_frame = _draw_latent(n, params, latent, stages[1])
+    truth_frame = tables.draw_latent(n, params.correlation_matrix(), latent, stages[1])
     rng = stages[2]
-    loyalty, satisfaction = truth_frame["loyalty"].to_numpy(), truth_frame["satisfaction"].to_numpy()
+    loyalty = truth_frame["loyalty"].to_numpy()
+    satisfaction = truth_frame["satisfaction"].to_numpy()
     slope = np.exp(params.effect_heterogeneity * rng.standard_normal(n)
                    - params.effect_heterogeneity ** 2 / 2)
     rate_shift = slope * params.loyalty_rate_effect
@@ -298,7 +269,8 @@ def simulate_crm(n_customers: int = 20000, months: int = 24,
                                                               - rate_shift ** 2 / 2)
     base_dropout = rng.beta(params.a, params.b, n)
     dropout = special.expit(special.logit(base_dropout) - slope * (
-        params.loyalty_dropout_effect * loyalty + params.satisfaction_dropout_effect * satisfaction))
+        params.loyalty_dropout_effect * loyalty
+        + params.satisfaction_dropout_effect * satisfaction))
     trial_index = slope * (params.loyalty_trial_effect * loyalty
                            + params.satisfaction_trial_effect * satisfaction)
     age = customers.pop("_age_weeks").to_numpy()
@@ -320,7 +292,7 @@ def simulate_crm(n_customers: int = 20000, months: int = 24,
         intercept = None
     else:
         intercept = _calibrate_one_time(params.repeat_rate_12m, trial_index, keep[starts],
-                                        rate, WEEKS_PER_YEAR)
+                                        rate, np.minimum(age, WEEKS_PER_YEAR))
         one_time = special.expit(intercept - trial_index)
     hazard = np.where(position == 0, one_time[owner], dropout[owner])
     dropped = rng.random(len(owner)) < 1 - (1 - hazard) * keep
@@ -356,6 +328,9 @@ def draw_survey_sample(db: CRMDatabase, n: int, response_bias: float = 0.5,
     total = len(db.customer_truth)
     if not isinstance(n, (int, np.integer)) or not 0 < n <= total:
         raise ConfigError(f"draw_survey_sample: n must be an integer in 1..{total}, got {n!r}")
+    if not np.isfinite(response_bias):
+        raise ConfigError(f"draw_survey_sample: response_bias must be a finite log odds "
+                          f"ratio, got {response_bias!r}")
     sat = db.customer_truth["satisfaction_experienced"].to_numpy(float)
     z = (sat - sat.mean()) / sat.std()
     if n == total:
@@ -375,8 +350,6 @@ def draw_survey_sample(db: CRMDatabase, n: int, response_bias: float = 0.5,
 
 def write_crm(db: CRMDatabase, out_dir: str | os.PathLike) -> Path:
     """Write every table (Parquet) plus ``truth.json``; the directory is swapped in whole."""
-    from analysis.report.atomic import StagingDirectory
-
     with StagingDirectory(out_dir, keep_failed=False) as staging:
         for name in TABLE_NAMES + ("customer_truth",):
             getattr(db, name).to_parquet(staging / f"{name}.parquet", index=False)

@@ -16,13 +16,19 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from analysis.errors import DataError
+
 __all__ = [
     "CITY_TIERS", "CHANNELS", "DEVICES", "CATEGORIES", "PAYMENT_METHODS",
     "CONTACT_CHANNELS", "NEED_LEVELS", "REFERRAL_SOURCES", "KEYWORD_CLASSES",
-    "draw_customers", "draw_service_outcomes", "build_orders", "build_service_tables",
-    "build_customer_truth", "run_truth",
+    "LATENT_NAMES", "LATENT_ALIASES", "draw_latent", "draw_customers",
+    "draw_service_outcomes", "build_orders", "build_service_tables", "build_customer_truth",
+    "run_truth",
 ]
 
+LATENT_NAMES = ("loyalty", "satisfaction", "trust", "fulfilment")
+# Survey truth uses construct codes; either spelling is accepted for given latent scores.
+LATENT_ALIASES = {"LOY": "loyalty", "SAT": "satisfaction", "TRU": "trust", "FUL": "fulfilment"}
 CITY_TIERS = ("tier1", "new_tier1", "tier2", "tier3", "tier4_below", "outside_mainland")
 CITY_TIER_SHARES = {"tier1": 0.16, "new_tier1": 0.22, "tier2": 0.25, "tier3": 0.19,
                     "tier4_below": 0.16, "outside_mainland": 0.02}
@@ -87,6 +93,45 @@ def _mixed_preference(rng, preferred: np.ndarray, owner: np.ndarray, stay: float
     """Per-row code: the owner's preferred code with probability ``stay``, else a fresh draw."""
     fresh = _draw(rng, shares, len(owner))
     return np.where(rng.random(len(owner)) < stay, preferred[owner], fresh)
+
+
+def draw_latent(n: int, corr: np.ndarray, latent: pd.DataFrame | None,
+                rng: np.random.Generator) -> pd.DataFrame:
+    """Standard-normal latent scores; rows given in ``latent`` are kept, the rest drawn.
+
+    Attitudes missing from ``latent`` are drawn from their normal distribution
+    conditional on the given ones, so the correlation structure holds for everybody.
+    """
+    scores = rng.standard_normal((n, len(LATENT_NAMES))) @ np.linalg.cholesky(corr).T
+    frame = pd.DataFrame(scores, columns=list(LATENT_NAMES))
+    frame["respondent_id"] = pd.Series([None] * n, dtype="string")
+    if latent is None:
+        return frame
+    renamed = latent.rename(columns=LATENT_ALIASES)
+    given = [c for c in LATENT_NAMES if c in renamed]
+    if not given:
+        raise DataError(f"latent: expected at least one column among {list(LATENT_NAMES)} "
+                        f"or {list(LATENT_ALIASES)}, got {list(latent.columns)}")
+    if len(renamed) > n:
+        raise DataError(f"latent: has {len(renamed)} rows but n_customers is {n}; expected "
+                        "at most n_customers rows")
+    observed = renamed[given].to_numpy(float)
+    if not np.all(np.isfinite(observed)):
+        raise DataError(f"latent: columns {given} must be finite numbers (no missing values)")
+    m, g = len(observed), [LATENT_NAMES.index(c) for c in given]
+    rest = [i for i in range(len(LATENT_NAMES)) if i not in g]
+    completed = scores[:m].copy()
+    completed[:, g] = observed
+    if rest:  # conditional normal of the missing attitudes given the observed ones
+        s_gg, s_rg = corr[np.ix_(g, g)], corr[np.ix_(rest, g)]
+        coef = np.linalg.solve(s_gg, s_rg.T).T
+        cond = corr[np.ix_(rest, rest)] - coef @ s_rg.T
+        noise = rng.standard_normal((m, len(rest))) @ np.linalg.cholesky(cond).T
+        completed[:, rest] = observed @ coef.T + noise
+    frame.iloc[:m, :len(LATENT_NAMES)] = completed
+    if "respondent_id" in renamed:
+        frame.loc[: m - 1, "respondent_id"] = renamed["respondent_id"].astype("string").values
+    return frame
 
 
 def draw_customers(n: int, params, end_week: float, rng: np.random.Generator) -> pd.DataFrame:
