@@ -286,6 +286,23 @@ class StructuralEquationModel:
                 "srmr", "loglik", "aic", "bic", "npar", "n", "n_dropped"]
         return pd.DataFrame({"index": keys, "value": [float(self.fit_[k]) for k in keys]})
 
+    def factor_scores(self, data: pd.DataFrame, id_column: str | None = None) -> pd.DataFrame:
+        """Regression (Thurstone) factor scores of every latent variable for the complete rows.
+
+        Notes
+        -----
+        semopy ``Model.predict_factors``: E[eta | x] = C Lambda' Sigma^-1 (x - mean(x)),
+        the same estimator as ``lavaan::lavPredict(fit, method = "regression")``. Rows with
+        missing values on the model's variables get no score (they were not fitted).
+        """
+        frame = data[self.observed_].astype(float)
+        complete = frame.dropna()
+        scores = self.semopy_model_.predict_factors(complete)
+        scores.index = complete.index
+        if id_column is not None:
+            scores.insert(0, id_column, data.loc[complete.index, id_column].to_numpy())
+        return scores
+
     def latent_correlations(self) -> pd.DataFrame:
         """Model-implied correlations among the latent variables."""
         s = self.structure_
