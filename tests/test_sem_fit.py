@@ -167,3 +167,11 @@ def test_defined_parameter_row_matches_lavaan(poldem_fit):
 def test_defined_parameter_with_unknown_label_is_a_model_error():
     with pytest.raises(ModelError, match="unknown label"):
         StructuralEquationModel(HS_MODEL + "\nind := a*b")
+
+
+def test_factor_scores_match_lavpredict(hs_fit):
+    """R: lavPredict(cfa(HS.model, data = hs), method = "regression") (first ten rows), 1e-6."""
+    ref = json.loads((REFERENCE / "factor_scores_reference.json").read_text())
+    expected = pd.DataFrame(ref["scores"])
+    scores = hs_fit.factor_scores(_data("holzinger39")).head(10)
+    assert_allclose(scores[expected.columns].to_numpy(), expected.to_numpy(), atol=1e-6)
