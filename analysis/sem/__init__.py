@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .bootstrap import BootstrapResult, bootstrap_effects, bias_corrected_interval, percentile_interval
+from .admissibility import Problem, admissibility_table, check_admissibility
+from .bootstrap import (
+    BootstrapResult, bias_corrected_interval, bootstrap_defined, bootstrap_effects, percentile_interval,
+)
 from .effects import effect_matrices, specific_indirect_effects, structural_effects
 from .indices import fit_measures
 from .model import LatentStructure, StructuralEquationModel, latent_structure
@@ -19,4 +22,8 @@ __all__ = [
     "bootstrap_effects",
     "percentile_interval",
     "bias_corrected_interval",
+    "bootstrap_defined",
+    "Problem",
+    "check_admissibility",
+    "admissibility_table",
 ]

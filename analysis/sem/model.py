@@ -25,6 +25,7 @@ from scipy import stats
 
 from ..errors import ConvergenceError, DataError, ModelError
 from .defined import delta_method_se, evaluate, split_defined
+from .admissibility import check_admissibility
 from .indices import fit_measures
 
 __all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS"]
@@ -97,7 +98,8 @@ class StructuralEquationModel:
     n_, n_dropped_ : int
         Rows used and rows removed for missing values.
     warnings_ : list of str
-        Admissibility problems (negative variances, |std| > 1, optimiser notes).
+        Admissibility problems (Heywood cases, |std| > 1, non-positive-definite
+        matrices) as sentences; ``problems_`` holds them as structured records.
     """
 
     def __init__(self, model: str, *, ci_level: float = 0.95, rmsea_level: float = 0.90):
@@ -260,19 +262,9 @@ class StructuralEquationModel:
         return pd.Series(r2, name="r2", dtype=float).sort_index()
 
     def _admissibility(self) -> list[str]:
-        notes = []
-        est = self.estimates_
-        variances = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
-        for rec in variances.itertuples():
-            if rec.est < 0:
-                notes.append(f"Heywood case: negative variance {rec.est:.3f} for {rec.lhs}")
-        big = est[(est["op"].isin(["=~", "~"])) & (est["std_all"].abs() > 1.0)]
-        for rec in big.itertuples():
-            notes.append(f"standardized {rec.lhs} {rec.op} {rec.rhs} = {rec.std_all:.3f} exceeds 1 in magnitude")
-        eig = np.linalg.eigvalsh(self.structure_.covariance)
-        if eig.min() <= 0:
-            notes.append("the model-implied latent covariance matrix is not positive definite")
-        return notes
+        self.problems_ = check_admissibility(self.estimates_, latent_covariance=self.structure_.covariance,
+                                             implied_covariance=self.implied_cov_)
+        return [problem.message for problem in self.problems_]
 
     # --------------------------------------------------------------- results
     @property
