@@ -9,7 +9,7 @@ or any object with such a dict in ``fit_``.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,9 @@ from .robust import _semopy_sigma, robust_ml, semopy_moment_jacobian, vech_pairs
 
 __all__ = [
     "chisq_difference_test",
+    "compare_models",
     "satorra_bentler_2001",
     "satorra_bentler_2010",
-    "compare_models",
     "semopy_m10_scaling_factor",
 ]
 

@@ -22,7 +22,6 @@ derivatives) for a fitted ``semopy.Model`` by central differences.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -31,17 +30,18 @@ from ..errors import ConvergenceError, DataError, ModelError
 from .indices import comparative_fit_index, rmsea_confidence_interval, tucker_lewis_index
 
 __all__ = [
-    "vech_pairs",
-    "duplication_matrix",
-    "casewise_scores",
-    "ml_moment_derivatives",
-    "expected_moment_information",
-    "observed_information",
     "RobustMLResult",
+    "casewise_scores",
+    "duplication_matrix",
+    "expected_moment_information",
+    "ml_moment_derivatives",
+    "observed_information",
     "robust_ml",
     "scaled_fit_indices",
     "semopy_moment_jacobian",
+    "semopy_parameter_keys",
     "semopy_robust_ml",
+    "vech_pairs",
 ]
 
 
@@ -95,18 +95,27 @@ def ml_moment_derivatives(sample_cov: np.ndarray, implied_cov: np.ndarray, sampl
     """
     p = implied_cov.shape[0]
     precision = np.linalg.inv(implied_cov)
-    dup = duplication_matrix(p)
+    rows, cols = vech_pairs(p)
+    off_diagonal = (rows != cols).astype(float)
     residual = np.zeros(p) if implied_mean is None else np.asarray(sample_mean) - np.asarray(implied_mean)
-    augmented = sample_cov + np.outer(residual, residual)
-    middle = precision @ augmented @ precision
-    grad_cov = dup.T @ (0.5 * (precision - middle)).reshape(-1, order="F")
-    hess_cov = dup.T @ np.kron(middle, precision) @ dup - 0.5 * dup.T @ np.kron(precision, precision) @ dup
+    middle = precision @ (sample_cov + np.outer(residual, residual)) @ precision
+    grad_cov = (0.5 * (precision - middle))[rows, cols] * (1.0 + off_diagonal)
+    hess_cov = _dup_kron(middle, precision) - 0.5 * _dup_kron(precision, precision)
     if implied_mean is None:
         return grad_cov, hess_cov
-    cross = np.kron((precision @ residual)[None, :], precision) @ dup
-    gradient = np.concatenate([-precision @ residual, grad_cov])
+    weighted = precision @ residual
+    cross = (precision[:, rows] * weighted[cols] + precision[:, cols] * weighted[rows]) / (2.0 - off_diagonal)
+    gradient = np.concatenate([-weighted, grad_cov])
     hessian = np.block([[precision, cross], [cross.T, hess_cov]])
     return gradient, hessian
+
+
+def _dup_kron(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """D' (left (x) right) D for symmetric matrices, without forming the p^2 x p^2 product."""
+    rows, cols = vech_pairs(left.shape[0])
+    i, j, k, m = rows[:, None], cols[:, None], rows[None, :], cols[None, :]
+    total = left[j, m] * right[i, k] + left[j, k] * right[i, m] + left[i, m] * right[j, k] + left[i, k] * right[j, m]
+    return total / ((1.0 + (i == j)) * (1.0 + (k == m)))
 
 
 def expected_moment_information(implied_cov: np.ndarray, meanstructure: bool = False) -> np.ndarray:
@@ -259,11 +268,11 @@ def _sandwich_and_trace(datas, covs, means, jacs, hessians, information, df):
     n = sum(piece[0] for piece in pieces)
     a_info = sum(piece[0] / n * piece[1] for piece in pieces)
     b_info = sum(piece[0] / n * piece[2] for piece in pieces)
-    try:
-        a_inv = np.linalg.inv(a_info)
-    except np.linalg.LinAlgError:
+    magnitudes = np.abs(np.linalg.eigvalsh(a_info))
+    if magnitudes.min() <= 1e-10 * magnitudes.max():
         raise ConvergenceError("the information matrix is singular, so no robust standard errors or scaled test "
-                               "exist; the model is probably not identified") from None
+                               "exist; the model is probably not identified")
+    a_inv = np.linalg.inv(a_info)
     vcov = a_inv @ b_info @ a_inv / n
     df = sum(j.shape[0] for j in jacs) - jacs[0].shape[1] if df is None else int(df)
     trace_ugamma = sum(piece[3] for piece in pieces) - float(np.sum(b_info * a_inv.T))
@@ -399,3 +408,25 @@ def semopy_robust_ml(semopy_model, **kwargs) -> RobustMLResult:
     jacobian, hessian = semopy_moment_jacobian(semopy_model, second_order=True)
     sigma = np.asarray(semopy_model.calc_sigma()[0], dtype=float)
     return robust_ml(np.asarray(semopy_model.mx_data, dtype=float), sigma, jacobian, moment_hessian=hessian, **kwargs)
+
+
+def semopy_parameter_keys(semopy_model) -> list[tuple[str, str, str]]:
+    """lavaan-style (lhs, op, rhs) of each free parameter, in ``param_vals`` order.
+
+    Loadings (semopy's ``x ~ F`` rows held in Lambda) become ``F =~ x``; a label shared by
+    several paths (equality constraint) is named by its first path.
+    """
+    from semopy.inspector import inspect_list
+
+    table = inspect_list(semopy_model, index_names=True, information=None)
+    lam = getattr(semopy_model, "mx_lambda", None)
+    keys = []
+    for name, parameter in semopy_model.parameters.items():
+        if not parameter.active:
+            continue
+        row = table.loc[[name]].iloc[0]
+        if row["op"] == "~" and any(loc.matrix is lam for loc in parameter.locations):
+            keys.append((str(row["rval"]), "=~", str(row["lval"])))
+        else:
+            keys.append((str(row["lval"]), str(row["op"]), str(row["rval"])))
+    return keys
