@@ -175,3 +175,24 @@ def test_factor_scores_match_lavpredict(hs_fit):
     expected = pd.DataFrame(ref["scores"])
     scores = hs_fit.factor_scores(_data("holzinger39")).head(10)
     assert_allclose(scores[expected.columns].to_numpy(), expected.to_numpy(), atol=1e-6)
+
+
+def test_mlr_matches_lavaan():
+    """R: cfa(HS.model, data = hs, estimator = "MLR"): robust SEs and scaled/robust indices, 1e-3."""
+    case = CASES["hs_mlr"]
+    fitted = StructuralEquationModel(HS_MODEL, estimator="MLR").fit(_data("holzinger39"))
+    for ours, theirs in {"chisq_scaled": "chisq.scaled", "chisq_scaling_factor": "chisq.scaling.factor",
+                         "cfi_robust": "cfi.robust", "rmsea_robust": "rmsea.robust", "cfi_scaled": "cfi.scaled",
+                         "tli_scaled": "tli.scaled", "rmsea_scaled": "rmsea.scaled"}.items():
+        assert_allclose(fitted.fit_[ours], case["fit"][theirs], atol=TOL, err_msg=ours)
+    merged = _merge(fitted.estimates_, case["estimates"])
+    free = merged["se_ref"] > 0
+    assert_allclose(merged.loc[free, "se"], merged.loc[free, "se_ref"], atol=TOL)
+    assert fitted.fit_["estimator"] == "MLR"
+
+
+def test_unknown_estimator_is_a_config_error():
+    from analysis.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected one of ML, MLR"):
+        StructuralEquationModel(HS_MODEL, estimator="GLS")

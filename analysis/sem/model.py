@@ -23,7 +23,7 @@ import pandas as pd
 import semopy
 from scipy import stats
 
-from ..errors import ConvergenceError, DataError, ModelError
+from ..errors import ConfigError, ConvergenceError, DataError, ModelError
 from .defined import delta_method_se, evaluate, split_defined
 from .admissibility import check_admissibility
 from .indices import fit_measures
@@ -31,6 +31,7 @@ from .indices import fit_measures
 __all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS"]
 
 _MIN_ROWS = 10
+ESTIMATORS = ("ML", "MLR")
 # semopy's default SLSQP tolerance leaves estimates ~1e-3 from lavaan's optimum; 1e-12 agrees to 1e-6.
 SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10000}
 
@@ -102,7 +103,11 @@ class StructuralEquationModel:
         matrices) as sentences; ``problems_`` holds them as structured records.
     """
 
-    def __init__(self, model: str, *, ci_level: float = 0.95, rmsea_level: float = 0.90):
+    def __init__(self, model: str, *, estimator: str = "ML", ci_level: float = 0.95, rmsea_level: float = 0.90):
+        if estimator not in ESTIMATORS:
+            raise ConfigError(f"estimator: expected one of {', '.join(ESTIMATORS)}, got {estimator!r} "
+                              "(ordinal data: use analysis.sem.ordinal for WLSMV)")
+        self.estimator = estimator
         self.model = model
         self.ci_level = ci_level
         self.rmsea_level = rmsea_level
@@ -166,7 +171,15 @@ class StructuralEquationModel:
         self.observed_ = list(model.vars["observed"])
         self.fit_ = fit_measures(self.sample_cov_, self.implied_cov_, self.n_, len(model.param_vals),
                                  self.rmsea_level)
-        self.fit_["estimator"] = "ML"
+        self.fit_["estimator"] = self.estimator
+        self.vcov_ = np.asarray(model.calc_fim(inverse=True)[1], dtype=float)
+        self._robust = None
+        if self.estimator == "MLR":
+            from .robust import semopy_robust_ml
+
+            self._robust = semopy_robust_ml(model)
+            self.vcov_ = np.asarray(self._robust.vcov, dtype=float)
+            self.fit_.update(self._robust.fit)
         self.fit_["n_dropped"] = self.n_dropped_
         self.structure_ = latent_structure(model)
         self.estimates_ = self._parameter_table(model)
@@ -203,6 +216,8 @@ class StructuralEquationModel:
         table = pd.DataFrame(rows)
         table["std_all"] = self._residual_correlations(table)
         table["se"] = table["se"].astype(float)
+        if self._robust is not None:
+            table["se"] = self._robust_standard_errors(model, table)
         table["z"] = table["est"] / table["se"]
         table["pvalue"] = 2 * stats.norm.sf(np.abs(table["z"]))
         crit = stats.norm.ppf(0.5 + self.ci_level / 2)
@@ -216,6 +231,19 @@ class StructuralEquationModel:
         table["_order"] = table["op"].map(order).fillna(3)
         table = table.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
         return table[["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]]
+
+    def _robust_standard_errors(self, model: semopy.Model, table: pd.DataFrame) -> pd.Series:
+        """Huber-White SEs (MLR) placed on the rows of the parameter table."""
+        from .robust import semopy_parameter_keys
+
+        by_key = {}
+        for (lhs, op, rhs), se in zip(semopy_parameter_keys(model), self._robust.se):
+            by_key[(lhs, op, rhs)] = se
+            if op == "~~":
+                by_key[(rhs, op, lhs)] = se
+        fixed = table["se"].isna()
+        robust = [by_key.get((r.lhs, r.op, r.rhs), np.nan) for r in table.itertuples()]
+        return pd.Series(np.where(fixed, np.nan, robust), index=table.index, dtype=float)
 
     @staticmethod
     def _residual_correlations(table: pd.DataFrame) -> pd.Series:
@@ -240,7 +268,7 @@ class StructuralEquationModel:
         active = [name for name, param in model.parameters.items() if param.active]
         values = dict(zip(active, np.asarray(model.param_vals, dtype=float)))
         labelled = table[table["label"] != ""].drop_duplicates("label").set_index("label")
-        covariance = model.calc_fim(inverse=True)[1]
+        covariance = self.vcov_
         rows = []
         for parameter in self.defined_:
             order = [active.index(name) for name in parameter.labels]
