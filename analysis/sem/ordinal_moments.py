@@ -19,7 +19,7 @@ from scipy.special import ndtr
 from ..errors import DataError
 from .polychoric import OrdinalData, cell_probabilities, ordinal_data, pair_tables, polychoric_correlations
 
-__all__ = ["OrdinalSampleStats", "ordinal_sample_stats", "asymptotic_covariance"]
+__all__ = ["OrdinalSampleStats", "asymptotic_covariance", "ordinal_sample_stats"]
 
 
 def _density(x: np.ndarray) -> np.ndarray:
@@ -83,22 +83,22 @@ class OrdinalSampleStats:
         return names + [f"{self.variables[j]}~~{self.variables[i]}" for i, j in self.pairs]
 
 
-def _univariate_scores(coded: OrdinalData) -> tuple[np.ndarray, np.ndarray]:
-    """Casewise d log P(y_j) / d tau of every threshold, and each column's variable index."""
-    columns, owner = [], []
+def _univariate_scores(coded: OrdinalData) -> np.ndarray:
+    """Casewise d log P(y_j) / d tau of every threshold (one column per threshold)."""
+    columns = []
     rows = np.arange(coded.n)
     for j, tau in enumerate(coded.thresholds):
         ext = np.concatenate([[-np.inf], tau, [np.inf]])
         code = coded.codes[:, j]
         lik = ndtr(ext[code + 1]) - ndtr(ext[code])
         scores = np.zeros((coded.n, len(tau)))
-        upper = code < len(tau)
+        # a missing value (code -1) scores 0, as lavaan's NA-skipping crossproducts
+        upper = (code >= 0) & (code < len(tau))
         scores[rows[upper], code[upper]] = _density(tau[code[upper]]) / lik[upper]
         lower = code > 0
         scores[rows[lower], code[lower] - 1] = -_density(tau[code[lower] - 1]) / lik[lower]
         columns.append(scores)
-        owner.extend([j] * len(tau))
-    return np.hstack(columns), np.array(owner)
+    return np.hstack(columns)
 
 
 def _threshold_derivatives(ext_own: np.ndarray, ext_other: np.ndarray, rho: np.ndarray) -> np.ndarray:
@@ -130,14 +130,21 @@ def asymptotic_covariance(coded: OrdinalData, rho: np.ndarray) -> np.ndarray:
     pairs = coded.pairs()
     first = np.array([i for i, _ in pairs])
     second = np.array([j for _, j in pairs])
+    perfect = np.flatnonzero(np.abs(rho) >= 1.0)
+    if perfect.size:
+        i, j = pairs[perfect[0]]
+        raise DataError(f"the 2x2 table of {coded.variables[j]!r} and {coded.variables[i]!r} has two empty cells, so "
+                        "their polychoric correlation is +-1 and has no sampling variance; drop or merge one item")
     ext = coded.extended_thresholds()
     tables = pair_tables(coded, pairs)
     prob, d_rho, _ = cell_probabilities(ext[first], ext[second], rho, derivatives=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(prob > 0, d_rho / np.where(prob > 0, prob, 1.0), 0.0)
     pair_index = np.arange(len(pairs))[None, :]
-    score_rho = ratio[pair_index, coded.codes[:, first], coded.codes[:, second]]
-    score_th, owner = _univariate_scores(coded)
+    code_first, code_second = coded.codes[:, first], coded.codes[:, second]
+    score_rho = ratio[pair_index, np.maximum(code_first, 0), np.maximum(code_second, 0)]
+    score_rho[(code_first < 0) | (code_second < 0)] = 0.0
+    score_th = _univariate_scores(coded)
     scores = np.hstack([score_th, score_rho])
     inner = scores.T @ scores
 
@@ -173,14 +180,18 @@ def asymptotic_covariance(coded: OrdinalData, rho: np.ndarray) -> np.ndarray:
     return coded.n * (b_inv @ inner @ b_inv.T)
 
 
-def ordinal_sample_stats(data: pd.DataFrame, columns=None) -> OrdinalSampleStats:
-    """Thresholds, polychoric correlations and Gamma of ordinal columns (complete rows).
+def ordinal_sample_stats(data: pd.DataFrame, columns=None, missing: str = "listwise") -> OrdinalSampleStats:
+    """Thresholds, polychoric correlations and Gamma of ordinal columns.
 
     Parameters
     ----------
     data : DataFrame
     columns : list of str, optional
         The ordinal variables, in model order (default: all columns).
+    missing : {"listwise", "pairwise"}
+        lavaan's ``missing = "listwise"`` (default) or ``"pairwise"``: thresholds from each
+        item's observed values, polychorics from pairwise-complete rows, and casewise
+        scores of missing values set to 0 in Gamma (N = rows with any observed value).
 
     Returns
     -------
@@ -189,10 +200,10 @@ def ordinal_sample_stats(data: pd.DataFrame, columns=None) -> OrdinalSampleStats
     Notes
     -----
     Equivalent to lavaan's sample statistics for ``cfa(..., ordered = columns)`` with the
-    default ``missing = "listwise"``: ``lavInspect(fit, "wls.obs")`` and
+    ``missing = "listwise"`` or ``"pairwise"``: ``lavInspect(fit, "wls.obs")`` and
     ``lavInspect(fit, "gamma")`` (parity to 1e-6 in tests/test_polychoric.py).
     """
-    coded = ordinal_data(data, columns)
+    coded = ordinal_data(data, columns, missing=missing)
     rho, notes = polychoric_correlations(coded)
     gamma = asymptotic_covariance(coded, rho)
     names = tuple((v, f"t{k + 1}") for v, tau in zip(coded.variables, coded.thresholds) for k in range(len(tau)))

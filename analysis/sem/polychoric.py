@@ -5,7 +5,9 @@ Step 1 estimates each item's thresholds from its marginal proportions; step 2 es
 each pair's correlation by maximum likelihood with the thresholds held fixed, exactly
 as ``lavaan::lavCor(data, ordered = ...)`` (and the sample statistics of
 ``cfa(..., ordered = ...)``) do. Missing values are removed listwise, as lavCor's
-default ``missing = "listwise"``.
+default ``missing = "listwise"``; ``missing = "pairwise"`` uses every available value
+(thresholds from each item's observed values, correlations from pairwise-complete rows),
+as lavaan's ``missing = "pairwise"``.
 
 Categories are the observed values of a column in increasing order (the categories
 of an ordered ``pandas.Categorical``), so unused scale points do not create empty
@@ -24,8 +26,8 @@ from scipy.special import ndtr, ndtri
 from ..errors import DataError
 from .bivariate_normal import bivariate_normal_cdf, bivariate_normal_pdf
 
-__all__ = ["OrdinalData", "ordinal_data", "thresholds", "polychoric", "polyserial",
-           "polychoric_matrix", "RHO_BOUND"]
+__all__ = ["RHO_BOUND", "OrdinalData", "ordinal_data", "polychoric", "polychoric_matrix", "polyserial",
+           "thresholds"]
 
 # lavaan bounds the polychoric optimiser to [-0.999, 0.999] (lav_bvord_cor_twostep_fit)
 RHO_BOUND = 0.999
@@ -36,9 +38,9 @@ _MIN_ROWS = 10
 class OrdinalData:
     """Ordinal columns coded 0..K-1, with their step-1 thresholds.
 
-    ``codes[n, j]`` is respondent n's category on variable j; ``levels[j]`` the observed
-    values in order; ``thresholds[j]`` the K_j - 1 thresholds; ``n_dropped`` the rows
-    removed for missing values.
+    ``codes[n, j]`` is respondent n's category on variable j (-1 when missing, only with
+    pairwise deletion); ``levels[j]`` the observed values in order; ``thresholds[j]`` the
+    K_j - 1 thresholds; ``n_dropped`` the rows removed for missing values.
     """
 
     variables: tuple[str, ...]
@@ -88,8 +90,24 @@ def _category_codes(column: pd.Series) -> tuple[np.ndarray, tuple]:
     return codes.astype(np.int64), tuple(levels.tolist())
 
 
-def ordinal_data(data: pd.DataFrame, columns=None) -> OrdinalData:
-    """Code ordinal columns 0..K-1 (listwise complete rows) and estimate their thresholds.
+def _column_thresholds(column: pd.Series) -> tuple[np.ndarray, tuple, np.ndarray]:
+    """Category codes, levels and thresholds Phi^-1(cumulative proportions) of a complete column."""
+    code, level = _category_codes(column)
+    if len(level) < 2:
+        raise DataError(f"ordinal column {column.name!r} has a single observed category ({level[0]!r}); "
+                        "it carries no information about correlations")
+    counts = np.bincount(code, minlength=len(level))
+    return code, level, ndtri(np.cumsum(counts)[:-1] / len(code))
+
+
+_MISSING = ("listwise", "pairwise")
+
+
+def ordinal_data(data: pd.DataFrame, columns=None, missing: str = "listwise") -> OrdinalData:
+    """Code ordinal columns 0..K-1 and estimate their thresholds.
+
+    ``missing = "listwise"`` keeps the complete rows; ``"pairwise"`` keeps every row with
+    at least one observed value and codes missing cells as -1.
 
     Notes
     -----
@@ -99,29 +117,34 @@ def ordinal_data(data: pd.DataFrame, columns=None) -> OrdinalData:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     columns = list(data.columns) if columns is None else list(columns)
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DataError(f"ordinal columns not in the data: {', '.join(map(str, missing))}; "
+    absent = [c for c in columns if c not in data.columns]
+    if absent:
+        raise DataError(f"ordinal columns not in the data: {', '.join(map(str, absent))}; "
                         f"available columns: {', '.join(map(str, data.columns))}")
     if len(columns) < 2:
         raise DataError(f"polychoric correlations need at least 2 ordinal columns, got {len(columns)}")
+    if missing not in _MISSING:
+        raise DataError(f"missing must be one of {', '.join(_MISSING)}; got {missing!r}")
     frame = data[columns]
-    complete = frame.dropna()
-    if len(complete) < _MIN_ROWS:
-        raise DataError(f"only {len(complete)} complete rows for the ordinal columns {', '.join(columns)}; "
+    kept = frame.dropna() if missing == "listwise" else frame.dropna(how="all")
+    if len(kept) < _MIN_ROWS:
+        what = "complete rows" if missing == "listwise" else "rows with any observed value"
+        raise DataError(f"only {len(kept)} {what} for the ordinal columns {', '.join(columns)}; "
                         f"need at least {_MIN_ROWS}")
     codes, levels, taus = [], [], []
     for name in columns:
-        code, level = _category_codes(complete[name])
-        if len(level) < 2:
-            raise DataError(f"ordinal column {name!r} has a single observed category ({level[0]!r}); "
-                            "it carries no information about correlations")
-        counts = np.bincount(code, minlength=len(level))
-        codes.append(code)
+        observed = kept[name].notna().to_numpy()
+        if observed.sum() < _MIN_ROWS:
+            raise DataError(f"ordinal column {name!r} has only {observed.sum()} observed values; "
+                            f"need at least {_MIN_ROWS}")
+        code, level, tau = _column_thresholds(kept[name][observed])
+        full = np.full(len(kept), -1, dtype=np.int64)
+        full[observed] = code
+        codes.append(full)
         levels.append(level)
-        taus.append(ndtri(np.cumsum(counts)[:-1] / len(code)))
+        taus.append(tau)
     return OrdinalData(tuple(map(str, columns)), np.column_stack(codes), tuple(levels), tuple(taus),
-                       len(frame) - len(complete))
+                       len(frame) - len(kept))
 
 
 def thresholds(data: pd.DataFrame, columns=None) -> dict[str, np.ndarray]:
@@ -147,7 +170,8 @@ def pair_tables(coded: OrdinalData, pairs: list[tuple[int, int]]) -> np.ndarray:
     offsets = np.arange(len(pairs))[:, None] * width * width
     first = coded.codes[:, [i for i, _ in pairs]].T
     second = coded.codes[:, [j for _, j in pairs]].T
-    flat = np.bincount((offsets + first * width + second).ravel(), minlength=len(pairs) * width * width)
+    both = (first >= 0) & (second >= 0)
+    flat = np.bincount((offsets + first * width + second)[both], minlength=len(pairs) * width * width)
     return flat.reshape(len(pairs), width, width).astype(float)
 
 
@@ -219,6 +243,19 @@ def fit_polychorics(tables: np.ndarray, ext_first: np.ndarray, ext_second: np.nd
     return rho, converged
 
 
+def _pairwise_pearson(codes: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the category codes over pairwise-complete rows (lavaan's start)."""
+    x, y = codes[:, first].astype(float), codes[:, second].astype(float)
+    both = (x >= 0) & (y >= 0)
+    count = np.maximum(both.sum(axis=0), 1)
+    mx = np.where(both, x, 0.0).sum(axis=0) / count
+    my = np.where(both, y, 0.0).sum(axis=0) / count
+    dx, dy = np.where(both, x - mx, 0.0), np.where(both, y - my, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (dx * dy).sum(axis=0) / np.sqrt((dx * dx).sum(axis=0) * (dy * dy).sum(axis=0))
+    return np.nan_to_num(r)
+
+
 def _binary_table_rule(table: np.ndarray, tau_first: np.ndarray, tau_second: np.ndarray):
     """lavaan's special cases for 2x2 tables; returns (table, closed-form rho or None)."""
     table = table.copy()
@@ -243,10 +280,7 @@ def polychoric_correlations(coded: OrdinalData) -> tuple[np.ndarray, list[str]]:
     ext = coded.extended_thresholds()
     first = np.array([i for i, _ in pairs])
     second = np.array([j for _, j in pairs])
-    x = coded.codes.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pearson = np.corrcoef(x, rowvar=False)
-    start = np.nan_to_num(pearson[first, second])
+    start = _pairwise_pearson(coded.codes, first, second)
     start = np.where(np.abs(start) >= 1, 0.0, start)
     fixed = np.full(len(pairs), np.nan)
     binary = (coded.n_categories[first] == 2) & (coded.n_categories[second] == 2)
@@ -297,9 +331,8 @@ def polyserial(continuous, ordinal) -> float:
     frame = pd.DataFrame({"y": pd.to_numeric(pd.Series(continuous).reset_index(drop=True), errors="coerce"),
                           "x": pd.Series(ordinal).reset_index(drop=True)}).dropna()
     y = frame["y"].to_numpy(dtype=float)
-    codes, _ = _category_codes(frame["x"])
-    counts = np.bincount(codes)
-    tau = np.concatenate([[-np.inf], ndtri(np.cumsum(counts)[:-1] / len(codes)), [np.inf]])
+    codes, _, thresholds_x = _column_thresholds(frame["x"])
+    tau = np.concatenate([[-np.inf], thresholds_x, [np.inf]])
     z = (y - y.mean()) / y.std()
     upper, lower = tau[codes + 1], tau[codes]
 
@@ -313,7 +346,8 @@ def polyserial(continuous, ordinal) -> float:
     return float(result.x)
 
 
-def polychoric_matrix(data: pd.DataFrame, columns=None, ordered=None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def polychoric_matrix(data: pd.DataFrame, columns=None, ordered=None,
+                      missing: str = "listwise") -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Correlation matrix of ordinal (and optionally continuous) columns, with thresholds.
 
     Parameters
@@ -325,6 +359,9 @@ def polychoric_matrix(data: pd.DataFrame, columns=None, ordered=None) -> tuple[p
         Which of ``columns`` are ordinal (default: all). Pairs of ordinal columns get
         polychoric, ordinal/continuous pairs polyserial and continuous pairs Pearson
         correlations.
+    missing : {"listwise", "pairwise"}
+        Drop rows with any missing value first (lavCor's default), or use all
+        available values per column / pair.
 
     Returns
     -------
@@ -335,8 +372,8 @@ def polychoric_matrix(data: pd.DataFrame, columns=None, ordered=None) -> tuple[p
 
     Notes
     -----
-    Rows with a missing value in any of ``columns`` are removed first (listwise), as
-    ``lavCor(data, ordered = ...)`` does by default; the polychorics and thresholds agree
+    By default rows with a missing value in any of ``columns`` are removed first
+    (listwise), as ``lavCor(data, ordered = ...)`` does; the polychorics and thresholds agree
     with lavCor to 1e-6 on the Holzinger-Swineford quartile data (tests/test_polychoric.py).
     """
     if not isinstance(data, pd.DataFrame):
@@ -351,25 +388,25 @@ def polychoric_matrix(data: pd.DataFrame, columns=None, ordered=None) -> tuple[p
     if absent:
         raise DataError(f"columns not in the data: {', '.join(map(str, absent))}; "
                         f"available columns: {', '.join(map(str, data.columns))}")
-    frame = data[columns].dropna()
+    frame = data[columns].dropna() if missing == "listwise" else data[columns]
     corr = pd.DataFrame(np.eye(len(columns)), index=columns, columns=columns)
     taus: dict[str, np.ndarray] = {}
     if len(ordered) >= 2:
-        coded = ordinal_data(frame, ordered)
+        coded = ordinal_data(frame, ordered, missing=missing)
         rho, _ = polychoric_correlations(coded)
         for (i, j), value in zip(coded.pairs(), rho):
             corr.loc[ordered[i], ordered[j]] = corr.loc[ordered[j], ordered[i]] = value
         taus = dict(zip(coded.variables, coded.thresholds))
     elif ordered:
-        taus = {ordered[0]: ordinal_data(frame.assign(_dummy=np.arange(len(frame)) % 2),
-                                         [ordered[0], "_dummy"]).thresholds[0]}
+        taus = {ordered[0]: _column_thresholds(frame[ordered[0]].dropna())[2]}
     continuous = [c for c in columns if c not in ordered]
     for c in continuous:
         if not pd.api.types.is_numeric_dtype(frame[c]):
             raise DataError(f"continuous column {c!r} must be numeric, got dtype {frame[c].dtype}")
     for a, name in enumerate(continuous):
         for other in continuous[a + 1:]:
-            corr.loc[name, other] = corr.loc[other, name] = float(np.corrcoef(frame[name], frame[other])[0, 1])
+            pair = frame[[name, other]].dropna()
+            corr.loc[name, other] = corr.loc[other, name] = float(np.corrcoef(pair[name], pair[other])[0, 1])
         for other in ordered:
             corr.loc[name, other] = corr.loc[other, name] = polyserial(frame[name], frame[other])
     return corr, taus
