@@ -13,6 +13,7 @@ schema plus a dataclass field, never another if-chain.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -33,6 +34,7 @@ __all__ = [
     "SimulationSettings",
     "AnalysisSettings",
     "Thresholds",
+    "BehaviourSettings",
     "ClientProfile",
     "Field",
     "Section",
@@ -94,12 +96,34 @@ class Thresholds:
     htmt: float
 
 
+@dataclass(frozen=True)
+class BehaviourSettings:
+    """Behavioural-loyalty chapter: CRM simulation, churn window, CLV horizon."""
+
+    enabled: bool
+    n_customers: int
+    months: int
+    response_bias: float
+    repeat_rate: float
+    return_rate: float
+    on_time_rate: float
+    churn_window_weeks: int
+    clv_horizon_weeks: int
+    discount_rate: float
+    crm_path: Path | None
+
+
 # --------------------------------------------------------------------------- schema
+def _number(value: float) -> str:
+    """A bound as written in a profile: 2000000 rather than 2e+06."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Field:
     """One leaf key: its type (``kind``), default, allowed range or choices."""
 
-    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "choice", "path"
+    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "path"
     default: Any = _REQUIRED
     minimum: float | None = None
     maximum: float | None = None
@@ -115,19 +139,24 @@ class Field:
         """The expected value in words, for error messages."""
         noun = {"int": "an integer", "float": "a number", "slug": "a lower-case slug "
                 "(letters, digits, '-', '_')", "str": "a non-empty string",
-                "text": "a string", "path": "a file path"}.get(self.kind, "one of")
+                "text": "a string", "path": "a file path",
+                "bool": "true or false"}.get(self.kind, "one of")
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.minimum is not None and self.maximum is not None:
-            return f"{noun} between {self.minimum:g} and {self.maximum:g}"
+            return f"{noun} between {_number(self.minimum)} and {_number(self.maximum)}"
         if self.minimum is not None:
-            return f"{noun} >= {self.minimum:g}"
+            return f"{noun} >= {_number(self.minimum)}"
         return noun + (" or null" if self.nullable else "")
 
     def convert(self, value: Any) -> Any:
         """Return the typed value, or raise ValueError if it does not fit."""
         if value is None and self.nullable:
             return None
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if self.kind in ("int", "float"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError
@@ -219,6 +248,22 @@ SCHEMA: dict[str, Section] = {
         },
         Thresholds,
     ),
+    "behaviour": Section(
+        {
+            "enabled": Field("bool", True, param="behaviour_enabled"),
+            "n_customers": Field("int", 20_000, 1_000, 2_000_000),
+            "months": Field("int", 24, 6, 60, param="crm_months"),
+            "response_bias": Field("float", 0.5, 0.0, 3.0),
+            "repeat_rate": Field("float", 0.25, 0.01, 0.99),
+            "return_rate": Field("float", 0.18, 0.0, 1.0),
+            "on_time_rate": Field("float", 0.85, 0.0, 1.0),
+            "churn_window_weeks": Field("int", 26, 1, 260),
+            "clv_horizon_weeks": Field("int", 52, 1, 520),
+            "discount_rate": Field("float", 0.10, 0.0, 1.0),
+            "crm_path": Field("path", None, nullable=True),
+        },
+        BehaviourSettings,
+    ),
 }
 
 
@@ -233,6 +278,7 @@ class ClientProfile:
     simulation: SimulationSettings
     analysis: AnalysisSettings
     thresholds: Thresholds
+    behaviour: BehaviourSettings
     source_path: Path = field(compare=False)
 
     def to_parameters(self) -> dict[str, Any]:
@@ -241,8 +287,12 @@ class ClientProfile:
         Names are ``client_name``, ``client_id``, ``report_title``, ``language``,
         ``report_author``, ``data_source``, ``data_path`` (absolute path or None),
         ``data_format``, ``sample_size``, ``careless_share``, ``missing_share``,
-        ``seed``, ``bootstrap_draws``, ``n_jobs``, ``ci_level``, ``threshold_<name>``
-        and ``profile_path``. Values are only str, int, float or None.
+        ``seed``, ``bootstrap_draws``, ``n_jobs``, ``ci_level``, ``threshold_<name>``,
+        the behaviour settings ``behaviour_enabled``, ``n_customers``, ``crm_months``,
+        ``response_bias``, ``repeat_rate``, ``return_rate``, ``on_time_rate``,
+        ``churn_window_weeks``, ``clv_horizon_weeks``, ``discount_rate``, ``crm_path``
+        (absolute folder or None) and ``profile_path``. Values are only str, int, float,
+        bool or None.
         """
         parameters: dict[str, Any] = {}
         for section_name, section in SCHEMA.items():
@@ -358,6 +408,35 @@ def _resolve_data_path(raw: str, profile_path: Path, source: str) -> Path:
     )
 
 
+def _resolve_crm_path(raw: str, profile_path: Path, source: str) -> Path:
+    candidate = Path(raw).expanduser()
+    tried = [candidate] if candidate.is_absolute() else [
+        profile_path.parent / candidate, PROJECT_ROOT / candidate]
+    for path in tried:
+        if path.is_dir():
+            return path.resolve()
+    raise ConfigError(
+        f"{source}: behaviour.crm_path: folder not found: {raw!r} (looked in "
+        + " and ".join(str(p) for p in tried) + "); expected a folder with the CRM tables "
+        "(orders.csv or orders.parquet, optionally customers and sessions)"
+    )
+
+
+def _check_behaviour(sections: dict, path: Path, source: str) -> BehaviourSettings:
+    """Cross-field rules of the behaviour section; returns it with crm_path resolved."""
+    behaviour: BehaviourSettings = sections["behaviour"]
+    simulated = sections["data"].source == "simulated"
+    sample_size = sections["simulation"].sample_size
+    if behaviour.enabled and simulated and behaviour.n_customers < sample_size:
+        raise ConfigError(f"{source}: behaviour.n_customers: expected at least "
+                          f"simulation.sample_size ({sample_size}) customers to draw the "
+                          f"survey respondents from, got {behaviour.n_customers}")
+    if behaviour.crm_path is None:
+        return behaviour
+    crm_path = _resolve_crm_path(str(behaviour.crm_path), path, source)
+    return dataclasses.replace(behaviour, crm_path=crm_path)
+
+
 def available_profiles(clients_dir: Path | None = None) -> list[str]:
     """Sorted profile names (file stems of ``*.yml``) in ``clients_dir``."""
     directory = Path(clients_dir) if clients_dir is not None else CLIENTS_DIR
@@ -417,4 +496,5 @@ def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = 
     elif data.path is not None:
         data = DataSettings(data.source, Path(data.path), data.format)
     sections["data"] = data
+    sections["behaviour"] = _check_behaviour(sections, path, source)
     return ClientProfile(**sections, source_path=path.resolve())

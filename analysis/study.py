@@ -27,6 +27,8 @@ from .sem import (
     BootstrapResult, StructuralEquationModel, bootstrap_effects, specific_indirect_effects, structural_effects,
 )
 from .simulate import GroundTruth, measurement_model_syntax, simulate_survey, structural_model_syntax
+from .simulate.crm import CRMDatabase, CRMParams
+from .simulate.linked import read_crm_export, simulate_linked_study, write_linked_study
 
 __all__ = [
     "StudyContext", "StudyData", "load_study_data", "data_overview", "screen", "MeasurementResults",
@@ -99,32 +101,81 @@ class StudyContext:
 
 @dataclass(frozen=True)
 class StudyData:
-    """Responses to analyse, and the truth when they were simulated."""
+    """Responses to analyse, the truth when they were simulated, and the CRM when linked.
+
+    ``crm`` is the customer database the behavioural chapter analyses: simulated
+    together with the survey (``linked_truth`` then holds the response-bias truth), or the
+    client's own export (``behaviour.crm_path``); ``behaviour_note`` says where it came
+    from, or why there is none.
+    """
 
     responses: pd.DataFrame
     source: str
     truth: GroundTruth | None = None
     respondent_truth: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    crm: CRMDatabase | None = None
+    linked_truth: dict | None = None
+    behaviour_note: str = ""
+
+
+def _crm_settings(p: dict[str, Any]) -> dict[str, Any]:
+    """CRM parameters and the observation length from the behaviour parameters."""
+    overrides = {"repeat_rate_12m": float(p.get("repeat_rate", 0.25)),
+                 "return_rate": float(p.get("return_rate", 0.18)),
+                 "on_time_rate": float(p.get("on_time_rate", 0.85))}
+    return {"crm_params": CRMParams(**overrides), "months": int(p.get("crm_months", 24)),
+            "n_customers": int(p.get("n_customers", 20000)),
+            "response_bias": float(p.get("response_bias", 0.5))}
 
 
 def load_study_data(ctx: StudyContext) -> StudyData:
-    """Simulate the study (seeded) or read the client's survey file (never modified)."""
+    """Simulate the study (seeded) or read the client's survey file (never modified).
+
+    With ``behaviour_enabled`` a simulated study is a linked one: a customer base with CRM
+    records is simulated first and the respondents are drawn from it (response bias
+    included). A file-based study reads the client's CRM export from ``crm_path``.
+    """
     p = ctx.params
+    behaviour = bool(p.get("behaviour_enabled", False))
     if p.get("data_source", "simulated") == "simulated":
+        folder = simulated_data_folder(p.get("client_id", "study"), ctx.seed, int(p["sample_size"]))
+        common = {"careless_share": float(p["careless_share"]), "missing_share": float(p["missing_share"]),
+                  "language": p.get("language", "en"), "random_state": ctx.seed}
+        if behaviour:
+            settings = _crm_settings(p)
+            linked = simulate_linked_study(ctx.instrument, sample_size=int(p["sample_size"]), **settings, **common)
+            write_linked_study(linked, folder)
+            sim = linked.survey
+            source = (f"simulated (seed {ctx.seed}): {len(sim.responses)} respondents drawn from "
+                      f"{settings['n_customers']:,} simulated customers observed for {settings['months']} months; "
+                      f"stored in {folder}")
+            note = (f"Simulated CRM database of {settings['n_customers']:,} customers linked to the survey by a "
+                    f"pseudonymous customer_id (response bias {settings['response_bias']:g} log-odds per SD of "
+                    "satisfaction).")
+            return StudyData(sim.responses, source, sim.truth, sim.respondent_truth, crm=linked.crm,
+                             linked_truth=linked.truth, behaviour_note=note)
         from .simulate import write_simulated_survey
 
-        sim = simulate_survey(ctx.instrument, n=int(p["sample_size"]), careless_share=float(p["careless_share"]),
-                              missing_share=float(p["missing_share"]), language=p.get("language", "en"),
-                              random_state=ctx.seed)
-        folder = simulated_data_folder(p.get("client_id", "study"), ctx.seed, int(p["sample_size"]))
+        sim = simulate_survey(ctx.instrument, n=int(p["sample_size"]), **common)
         write_simulated_survey(sim, folder)
         return StudyData(sim.responses, f"simulated (seed {ctx.seed}, n = {len(sim.responses)}); stored in {folder}",
-                         sim.truth, sim.respondent_truth)
+                         sim.truth, sim.respondent_truth,
+                         behaviour_note="The behavioural chapter is switched off (behaviour.enabled: false).")
     from .ingest import load_survey_file
 
     frame, report = load_survey_file(p["data_path"], ctx.instrument, format=p.get("data_format", "auto"))
-    return StudyData(frame, f"file {report.source} (SHA-256 {report.sha256[:12]}...)", notes=tuple(report.notes))
+    source = f"file {report.source} (SHA-256 {report.sha256[:12]}...)"
+    crm, note = None, "The behavioural chapter is switched off (behaviour.enabled: false)."
+    if behaviour and p.get("crm_path"):
+        crm = read_crm_export(p["crm_path"])
+        note = f"CRM export read from {p['crm_path']} ({len(crm.orders):,} orders)."
+    elif behaviour:
+        note = ("Behavioural loyalty needs the client's CRM export (orders with customer_id, timestamp and "
+                "amount; optionally customers and sessions) in a folder named by behaviour.crm_path in the "
+                "client profile, and a customer_id column in the survey export to link the two. "
+                "None was given, so this chapter is skipped.")
+    return StudyData(frame, source, notes=tuple(report.notes), crm=crm, behaviour_note=note)
 
 
 def data_overview(data: StudyData, instrument: Instrument) -> pd.DataFrame:

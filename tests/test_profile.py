@@ -79,7 +79,7 @@ def test_to_parameters_are_flat_typed_literals(tmp_path):
         assert type(parameters[f"threshold_{name}"]) is float
     assert parameters["data_path"] is None
     assert parameters["careless_share"] == 0.0 and parameters["seed"] == 7
-    assert all(v is None or type(v) in (str, int, float) for v in parameters.values())
+    assert all(v is None or type(v) in (str, int, float, bool) for v in parameters.values())
 
 
 def test_data_file_path_is_resolved_next_to_the_profile(tmp_path):
@@ -164,3 +164,50 @@ def test_schema_fields_map_onto_dataclasses_and_unique_parameter_names():
             assert isinstance(spec, Field)
             names.append(spec.param or section.param_prefix + key)
     assert len(names) == len(set(names))
+
+
+def test_behaviour_defaults_and_parameters(tmp_path):
+    profile = load_profile(write_profile(tmp_path, MINIMAL))
+    assert dataclasses.astuple(profile.behaviour) == (True, 20000, 24, 0.5, 0.25, 0.18, 0.85, 26, 52, 0.10, None)
+    parameters = profile.to_parameters()
+    expected = {"behaviour_enabled": True, "n_customers": 20000, "crm_months": 24, "response_bias": 0.5,
+                "repeat_rate": 0.25, "return_rate": 0.18, "on_time_rate": 0.85, "churn_window_weeks": 26,
+                "clv_horizon_weeks": 52, "discount_rate": 0.10, "crm_path": None}
+    assert {k: parameters[k] for k in expected} == expected
+    assert type(parameters["behaviour_enabled"]) is bool and type(parameters["n_customers"]) is int
+    default = load_profile("default").behaviour
+    assert default.enabled and default.n_customers == 20000
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("n_customers", "500", "an integer between 1000 and 2000000, got 500 (int)"),
+    ("months", "100", "an integer between 6 and 60, got 100 (int)"),
+    ("response_bias", "4", "a number between 0 and 3, got 4 (int)"),
+    ("repeat_rate", "1.5", "a number between 0.01 and 0.99, got 1.5 (float)"),
+    ("discount_rate", "-0.1", "a number between 0 and 1, got -0.1 (float)"),
+    ("churn_window_weeks", "26.5", "an integer between 1 and 260, got 26.5 (float)"),
+    ("enabled", "maybe", "true or false, got 'maybe' (str)"),
+    ("enabled", "1", "true or false, got 1 (int)"),
+])
+def test_behaviour_values_are_validated(tmp_path, key, value, expected):
+    message = error_of(tmp_path, MINIMAL + f"behaviour:\n  {key}: {value}\n")
+    assert f"behaviour.{key}: expected {expected}" in message
+
+
+def test_behaviour_unknown_key_and_cross_field_rules(tmp_path):
+    message = error_of(tmp_path, MINIMAL + "behaviour:\n  n_customer: 5000\n")
+    assert "behaviour.n_customer: unknown key (did you mean 'n_customers'?)" in message
+    assert "allowed keys: enabled, n_customers, months, response_bias" in message
+    small = error_of(tmp_path, MINIMAL + "simulation:\n  sample_size: 3000\nbehaviour:\n  n_customers: 2000\n")
+    assert "behaviour.n_customers: expected at least simulation.sample_size (3000)" in small
+    off = MINIMAL + "simulation:\n  sample_size: 3000\nbehaviour:\n  enabled: false\n  n_customers: 2000\n"
+    assert load_profile(write_profile(tmp_path, off)).behaviour.enabled is False
+    missing = error_of(tmp_path, MINIMAL + "behaviour:\n  crm_path: no_such_folder\n")
+    assert "behaviour.crm_path: folder not found: 'no_such_folder'" in missing
+
+
+def test_crm_path_is_resolved_next_to_the_profile(tmp_path):
+    (tmp_path / "acme_crm").mkdir()
+    profile = load_profile(write_profile(tmp_path, MINIMAL + "behaviour:\n  crm_path: acme_crm\n"))
+    assert profile.behaviour.crm_path == (tmp_path / "acme_crm").resolve()
+    assert profile.to_parameters()["crm_path"] == str((tmp_path / "acme_crm").resolve())

@@ -33,6 +33,7 @@ __all__ = [
     "write_simulated_survey",
     "read_simulated_survey",
     "read_truth",
+    "conditional_latent_scores",
     "CARELESS_TYPES",
     "DEFAULT_CARELESS_MIX",
 ]
@@ -166,6 +167,64 @@ def _draw_latents(truth: GroundTruth, n: int, rng: np.random.Generator) -> pd.Da
     return pd.DataFrame(scores, columns=names)
 
 
+def conditional_latent_scores(truth: GroundTruth, given: pd.DataFrame,
+                              random_state=None) -> pd.DataFrame:
+    """Complete partly known latent scores by drawing the others from their conditional normal.
+
+    Parameters
+    ----------
+    truth : GroundTruth
+        Population model; its :meth:`~GroundTruth.latent_covariance` is the joint
+        (standard-normal) distribution of the latents.
+    given : pandas.DataFrame
+        One row per person, columns among ``truth.latents`` (e.g. ``LOY`` and ``SAT`` of
+        customers simulated in a CRM); finite values, standardized like the truth.
+    random_state : int, numpy.random.Generator, SeedSequence or None
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every latent of the truth (columns in ``truth.latents`` order), the given columns
+        unchanged, indexed like ``given``.
+
+    Notes
+    -----
+    For a multivariate normal split into given ``g`` and remaining ``r`` parts,
+    ``eta_r | eta_g ~ N(S_rg S_gg^-1 eta_g, S_rr - S_rg S_gg^-1 S_gr)``; if the given scores
+    follow ``N(0, S_gg)`` the completed scores follow ``N(0, S)``, so every correlation and
+    structural path of the truth is preserved (Anderson 2003, theorem 2.5.1; the moments
+    R's ``condMVNorm::condMVN`` returns). The test suite checks the completed correlations
+    against ``truth.latent_covariance()``.
+    """
+    names = truth.latents
+    if not isinstance(given, pd.DataFrame):
+        raise DataError(f"latent_scores: expected a DataFrame with columns among {names}, "
+                        f"got {type(given).__name__}")
+    unknown = [c for c in given.columns if c not in names]
+    if unknown or given.shape[1] == 0:
+        raise DataError(f"latent_scores: columns {unknown or 'none'} are not latents of the "
+                        f"ground truth; expected columns among {names}")
+    values = given.to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)):
+        row, col = (int(k[0]) for k in np.nonzero(~np.isfinite(values)))
+        raise DataError(f"latent_scores: row {row}, column '{given.columns[col]}': expected "
+                        f"a finite number, got {values[row, col]!r}")
+    rng = random_state if isinstance(random_state, np.random.Generator) \
+        else np.random.default_rng(_root_seed(random_state))
+    sigma = truth.latent_covariance().to_numpy()
+    known = [names.index(c) for c in given.columns]
+    rest = [k for k in range(len(names)) if k not in known]
+    scores = np.empty((len(given), len(names)))
+    scores[:, known] = values
+    if rest:
+        s_gg, s_rg = sigma[np.ix_(known, known)], sigma[np.ix_(rest, known)]
+        coef = np.linalg.solve(s_gg, s_rg.T).T
+        spread = sigma[np.ix_(rest, rest)] - coef @ s_rg.T
+        noise = rng.standard_normal((len(given), len(rest))) @ np.linalg.cholesky(spread).T
+        scores[:, rest] = values @ coef.T + noise
+    return pd.DataFrame(scores, columns=names, index=given.index)
+
+
 def _draw_items(truth: GroundTruth, latents: pd.DataFrame, items: list[str],
                 rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     noise = rng.standard_normal((len(latents), len(items)))
@@ -265,7 +324,8 @@ def _missing_cells(n: int, n_items: int, share: float, rng: np.random.Generator)
 def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = None,
                     careless_share: float = 0.08, careless_mix: Mapping[str, float] | None = None,
                     missing_share: float = 0.01, language: str = "en",
-                    random_state=None) -> SimulatedSurvey:
+                    random_state=None, latent_scores: pd.DataFrame | None = None,
+                    customer_ids=None) -> SimulatedSurvey:
     """Simulate ``n`` completed questionnaires from a known ground truth.
 
     Parameters
@@ -287,6 +347,15 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
         Survey language recorded for every respondent; one of ``instrument.languages``.
     random_state : int, numpy.random.Generator, SeedSequence or None
         Same value -> bit-identical result.
+    latent_scores : pandas.DataFrame, optional
+        Known true scores of the ``n`` respondents (row ``i`` is respondent ``i``) for
+        some or all latents of the truth, e.g. the attitudes of customers drawn from a
+        CRM; the other latents are drawn from their conditional normal given these
+        (:func:`conditional_latent_scores`). Without it, all latents are drawn from the
+        truth and the result is exactly as before this argument existed.
+    customer_ids : sequence, optional
+        Pseudonymous customer id of each respondent; adds a ``customer_id`` column
+        (after ``respondent_id``) to ``responses`` and ``respondent_truth``.
 
     Returns
     -------
@@ -332,7 +401,20 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
                           f"thresholds for the instrument's {points}-point scale")
     n = int(n)
 
-    latents = _draw_latents(truth, n, _component_rng(root, "latents"))
+    if latent_scores is None:
+        latents = _draw_latents(truth, n, _component_rng(root, "latents"))
+    else:
+        if len(latent_scores) != n:
+            raise ConfigError(f"simulate_survey: parameter 'latent_scores': expected {n} rows "
+                              f"(one per respondent), got {len(latent_scores)}")
+        latents = conditional_latent_scores(truth, latent_scores.reset_index(drop=True),
+                                            _component_rng(root, "latents"))
+    if customer_ids is not None:
+        customer_ids = pd.Series(np.asarray(customer_ids), name="customer_id")
+        if len(customer_ids) != n or customer_ids.isna().any() or customer_ids.duplicated().any():
+            raise ConfigError(f"simulate_survey: parameter 'customer_ids': expected {n} unique, "
+                              f"non-missing ids, got {len(customer_ids)} values "
+                              f"({int(customer_ids.duplicated().sum())} repeated)")
     continuous, answers = _draw_items(truth, latents, substantive, _component_rng(root, "items"))
     column = {item: j for j, item in enumerate(likert)}
     table = np.zeros((n, len(likert)), dtype=np.int8)
@@ -363,12 +445,16 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
     loyalty = latents["LOY"].to_numpy() if "LOY" in latents else np.zeros(n)
     demographics = _demographics(instrument, loyalty, _component_rng(root, "demographics"))
     responses = pd.concat([data, items_frame, demographics], axis=1)
+    if customer_ids is not None:
+        responses.insert(1, "customer_id", customer_ids.to_numpy())
 
     second_order = [truth.second_order_name, *truth.second_order]
     latent_columns = second_order + [c for c in truth.latents if c not in second_order]
     respondent_truth = pd.concat(
         [data[["respondent_id"]], pd.Series(kinds, name="careless_type", dtype=object),
          latents[latent_columns]], axis=1)
+    if customer_ids is not None:
+        respondent_truth.insert(1, "customer_id", customer_ids.to_numpy())
     params = {
         "instrument": f"{instrument.id}@{instrument.version}", "n": n,
         "careless_share": careless_share, "careless_mix": mix,
@@ -376,6 +462,8 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
         "seed_entropy": root.entropy, "seed_spawn_key": list(root.spawn_key),
         "careless_counts": counts, "n_missing_cells": int(missing.sum()),
     }
+    if latent_scores is not None:
+        params["given_latents"] = list(latent_scores.columns)
     continuous.insert(0, "respondent_id", data["respondent_id"])
     return SimulatedSurvey(responses, respondent_truth, truth, params, continuous)
 

@@ -1,0 +1,579 @@
+"""The behavioural-loyalty chapter of the study report, one function per stage.
+
+Like :mod:`analysis.study`, every stage takes the :class:`~analysis.study.StudyContext`
+and plain values, saves its tables through ``ctx.save_table`` and returns a small result
+object for the notebook to display (figures come from :mod:`analysis.plots_behaviour`).
+The order is: :func:`behaviour_data` (what CRM there is), :func:`rfm_analysis`,
+:func:`clv_analysis`, :func:`attitude_scores`, :func:`retention_analysis`,
+:func:`attitude_behaviour_analysis`, :func:`response_bias_analysis`,
+:func:`segment_analysis`. Time is in weeks (BTYD conventions of
+:func:`~analysis.behaviour.rfm.rfm_summary`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.behaviour.clv import BGNBDModel, GammaGammaModel, customer_lifetime_value
+from analysis.behaviour.linkage import attitude_behaviour, attitude_behaviour_models
+from analysis.behaviour.rfm import cohort_retention, repeat_customer_rate, rfm_summary
+from analysis.behaviour.segments import (
+    quantile_segments,
+    segment_profile,
+    web_behaviour_profile,
+)
+from analysis.behaviour.survival import (
+    churn_table,
+    kaplan_meier_retention,
+    median_retention,
+)
+from analysis.simulate.crm import simulate_bgnbd
+
+__all__ = ["BehaviourData", "behaviour_data", "crm_overview", "RFMResults", "rfm_analysis",
+           "CLVResults", "clv_analysis", "attitude_scores", "RetentionResults",
+           "retention_analysis", "AttitudeBehaviourResults", "attitude_behaviour_analysis",
+           "response_bias_analysis", "SegmentResults", "segment_analysis", "service_retention",
+           "correlation_table", "model_table", "practical_reading", "ATTITUDES",
+           "MAX_CUSTOMER_ROWS"]
+
+#: Survey constructs linked to behaviour, and their names in the CRM truth.
+ATTITUDES = {"SAT": "satisfaction", "LOY": "loyalty", "TRU": "trust"}
+#: Per-customer tables are written only up to this many customers.
+MAX_CUSTOMER_ROWS = 5000
+WEEKS_PER_YEAR = 52
+SURVEY, TRUE_RESPONDENTS, TRUE_ALL = ("survey scores (respondents)", "true latent (respondents)",
+                                      "true latent (all customers)")
+
+
+@dataclass(frozen=True)
+class BehaviourData:
+    """The CRM the chapter analyses and what is known about it."""
+
+    available: bool
+    note: str
+    customers: pd.DataFrame | None = None
+    orders: pd.DataFrame | None = None
+    sessions: pd.DataFrame | None = None
+    deliveries: pd.DataFrame | None = None
+    complaints: pd.DataFrame | None = None
+    observation_end: pd.Timestamp | None = None
+    customer_truth: pd.DataFrame | None = None
+    crm_truth: dict | None = None
+    linked_truth: dict | None = None
+    respondents: pd.DataFrame | None = None  # respondent_id, customer_id
+
+    @property
+    def simulated(self) -> bool:
+        return self.customer_truth is not None
+
+
+def behaviour_data(ctx, data) -> BehaviourData:
+    """The CRM of the study, or an explanation of why the chapter is skipped."""
+    if not ctx.params.get("behaviour_enabled", False) or data.crm is None:
+        return BehaviourData(False, data.behaviour_note or "No CRM data: the chapter is skipped.")
+    crm = data.crm
+    note = data.behaviour_note
+    respondents = None
+    if "customer_id" in data.responses:
+        respondents = data.responses[["respondent_id", "customer_id"]].dropna()
+    else:
+        note += (" The survey export has no customer_id column, so attitudes cannot be linked "
+                 "to purchases; only the CRM part is shown.")
+    truth = crm.truth if crm.customer_truth is not None else None
+    return BehaviourData(True, note.strip(), crm.customers, crm.orders, crm.sessions, crm.deliveries,
+                         crm.complaints, pd.Timestamp(crm.truth["observation_end"]), crm.customer_truth,
+                         truth, data.linked_truth, respondents)
+
+
+def crm_overview(ctx, bd: BehaviourData) -> pd.DataFrame:
+    """Size of the customer database and its service base rates."""
+    orders = bd.orders
+    start = pd.Timestamp(orders["timestamp"].min())
+    rows = [("customers with orders", f"{orders['customer_id'].nunique():,}"),
+            ("orders", f"{len(orders):,}"),
+            ("observation", f"{start:%Y-%m-%d} to {bd.observation_end:%Y-%m-%d}"),
+            ("mean order value", f"{orders['amount'].mean():.2f}")]
+    if bd.crm_truth is not None:
+        t = bd.crm_truth
+        rows += [("on-time deliveries", f"{t['on_time_rate']:.1%}"),
+                 ("orders returned", f"{t['return_rate']:.1%}"),
+                 ("orders with a complaint", f"{t['complaint_rate']:.1%}"),
+                 ("complaints resolved", f"{t['resolution_rate']:.1%}")]
+    if bd.respondents is not None:
+        rows.append(("survey respondents linked by customer_id", f"{len(bd.respondents):,}"))
+    return ctx.save_table(pd.DataFrame(rows, columns=["quantity", "value"]), "crm_overview")
+
+
+def _distribution(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    quantiles = {"q10": 0.10, "q25": 0.25, "median": 0.50, "q75": 0.75, "q90": 0.90}
+    rows = []
+    for column in columns:
+        values = frame[column].astype(float)
+        rows.append({"variable": column, "n": int(values.count()), "mean": values.mean(),
+                     "sd": values.std(), "min": values.min(),
+                     **{k: values.quantile(q) for k, q in quantiles.items()}, "max": values.max()})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class RFMResults:
+    rfm: pd.DataFrame
+    rfm_12m: pd.DataFrame
+    summary: pd.DataFrame
+    repeat: pd.DataFrame
+    cohorts: pd.DataFrame | None
+
+
+def _first_year_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's orders within 52 weeks of their first order."""
+    stamps = pd.to_datetime(orders["timestamp"])
+    first = stamps.groupby(orders["customer_id"]).transform("min")
+    return orders[stamps <= first + pd.Timedelta(weeks=WEEKS_PER_YEAR)]
+
+
+def rfm_analysis(ctx, bd: BehaviourData) -> RFMResults:
+    """RFM summary (BTYD conventions), repeat-customer rate and monthly cohort retention."""
+    rfm = rfm_summary(bd.orders, observation_end=bd.observation_end, freq="W")
+    rfm_12m = rfm_summary(_first_year_orders(bd.orders), observation_end=bd.observation_end)
+    summary = _distribution(rfm, ["frequency", "recency", "T", "monetary_value"])
+    summary.insert(1, "unit", ["repeat purchase weeks", "weeks", "weeks", "currency per repeat"])
+    rates = [repeat_customer_rate(rfm).assign(grouping="all customers", window="whole observation"),
+             repeat_customer_rate(rfm_12m).assign(grouping="all customers", window="12 months")]
+    customers = bd.customers
+    for column in ("city_tier", "acquisition_channel"):
+        if customers is not None and column in customers:
+            groups = customers.set_index("customer_id")[column].astype(str)
+            rates.append(repeat_customer_rate(rfm_12m, groups).assign(grouping=column, window="12 months"))
+    repeat = pd.concat(rates, ignore_index=True)[["grouping", "group", "window", "n_customers", "n_repeat",
+                                                  "repeat_rate", "ci_lower", "ci_upper"]]
+    cohorts = None
+    if customers is not None and "signup_date" in customers:
+        cohorts = ctx.save_table(cohort_retention(bd.orders, customers, freq="M"), "cohort_retention")
+    ctx.save_table(summary, "rfm_summary")
+    ctx.save_table(repeat, "repeat_customer_rate")
+    if len(rfm) <= MAX_CUSTOMER_ROWS:
+        ctx.save_table(rfm.reset_index(), "rfm_customers")
+    return RFMResults(rfm, rfm_12m, summary, repeat, cohorts)
+
+
+@dataclass
+class CLVResults:
+    bgnbd: BGNBDModel
+    gamma_gamma: GammaGammaModel
+    customers: pd.DataFrame
+    bgnbd_table: pd.DataFrame
+    gamma_gamma_table: pd.DataFrame
+    summary: pd.DataFrame
+    concentration: pd.DataFrame
+    frequency_check: pd.DataFrame
+
+
+def _seed(ctx, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(stream,)))
+
+
+def _parameter_table(model, true: dict[str, float], note: str) -> pd.DataFrame:
+    table = model.summary.copy()
+    table["true"] = [true.get(name, np.nan) for name in table["parameter"]]
+    table["note"] = note
+    return table
+
+
+def _bgnbd_table(ctx, bd, rfm, model) -> pd.DataFrame:
+    backbone = {k: bd.crm_truth["params"][k] for k in ("r", "alpha", "a", "b")} if bd.simulated else {}
+    # The simulator adds one-time buyers and attitude effects to this backbone, so the fit
+    # is not expected to return it; estimate_pure_backbone shows the fitter does on pure data.
+    table = _parameter_table(model, backbone, "true: simulator backbone (before one-time buyers and attitude "
+                             "effects)" if backbone else "")
+    if bd.simulated:
+        pure = simulate_bgnbd(len(rfm), T=rfm["T"].to_numpy(), random_state=_seed(ctx, 1), **backbone)
+        check = BGNBDModel().fit(pure["frequency"], pure["recency"], pure["T"])
+        table["estimate_pure_backbone"] = check.params_.to_numpy()
+    r, alpha = (float(model.params_[k]) for k in ("r", "alpha"))
+    implied = 1 - (alpha / (alpha + WEEKS_PER_YEAR)) ** r
+    table.loc[len(table)] = {"parameter": "repeat_rate_12m", "estimate": implied,
+                             "true": bd.crm_truth["repeat_rate_12m"] if bd.simulated else np.nan,
+                             "note": "share buying again within 52 weeks: 1 - (alpha/(alpha+52))^r vs realised"}
+    return table
+
+
+def _frequency_check(ctx, rfm, model, top: int = 7) -> pd.DataFrame:
+    """Customers by number of repeat purchases: observed vs drawn from the fitted model."""
+    draws = simulate_bgnbd(len(rfm), *model.params_.to_numpy(), T=rfm["T"].to_numpy(),
+                           random_state=_seed(ctx, 2))
+    bins = [str(k) for k in range(top)] + [f"{top}+"]
+    observed = np.minimum(rfm["frequency"].to_numpy(int), top)
+    model_counts = np.minimum(draws["frequency"].to_numpy(int), top)
+    return pd.DataFrame({"repeat_purchases": bins,
+                         "observed": np.bincount(observed, minlength=top + 1),
+                         "bgnbd_model": np.bincount(model_counts, minlength=top + 1)})
+
+
+def clv_analysis(ctx, bd: BehaviourData, rfm: RFMResults) -> CLVResults:
+    """BG/NBD and Gamma-Gamma fits, P(alive), expected purchases and CLV per customer."""
+    data = rfm.rfm
+    bgnbd = BGNBDModel().fit(data["frequency"], data["recency"], data["T"])
+    spend = GammaGammaModel().fit(data["frequency"], data["monetary_value"])
+    horizon = float(ctx.params.get("clv_horizon_weeks", 52))
+    customers = customer_lifetime_value(bgnbd, spend, data, horizon_weeks=horizon,
+                                        discount_rate=float(ctx.params.get("discount_rate", 0.10)))
+    bgnbd_table = _bgnbd_table(ctx, bd, data, bgnbd)
+    spend_truth = {k: bd.crm_truth["params"][k] for k in ("p", "q", "gamma")} if bd.simulated else {}
+    spend_table = _parameter_table(spend, spend_truth, "true: simulator's spend model (same-week orders summed)"
+                                   if spend_truth else "")
+    p, q, gamma = (float(spend.params_[k]) for k in ("p", "q", "gamma"))
+    true_mean = (spend_truth["p"] * spend_truth["gamma"] / (spend_truth["q"] - 1)) if spend_truth else np.nan
+    spend_table.loc[len(spend_table)] = {"parameter": "mean_spend", "estimate": p * gamma / (q - 1),
+                                         "true": true_mean, "note": "mean spend per purchase, p gamma / (q - 1)"}
+    summary = _distribution(customers, ["probability_alive", "expected_purchases", "expected_average_value",
+                                        "clv"])
+    summary.insert(1, "unit", ["probability", f"purchases in {horizon:g} weeks", "currency per purchase",
+                               f"discounted currency, {horizon:g} weeks"])
+    ranked = np.sort(customers["clv"].to_numpy(float))[::-1]
+    total = ranked.sum()
+    concentration = pd.DataFrame([{"top_share_of_customers": s,
+                                   "n_customers": max(1, int(round(s * len(ranked)))),
+                                   "share_of_total_clv": ranked[:max(1, int(round(s * len(ranked))))].sum() / total}
+                                  for s in (0.01, 0.05, 0.10, 0.20, 0.50)])
+    check = _frequency_check(ctx, data, bgnbd)
+    ctx.save_table(bgnbd_table, "bgnbd")
+    ctx.save_table(spend_table, "gamma_gamma")
+    ctx.save_table(summary, "clv_summary")
+    ctx.save_table(concentration, "clv_concentration")
+    ctx.save_table(check, "bgnbd_fit_check")
+    if len(customers) <= MAX_CUSTOMER_ROWS:
+        ctx.save_table(customers.reset_index(), "clv_customers")
+    return CLVResults(bgnbd, spend, customers, bgnbd_table, spend_table, summary, concentration, check)
+
+
+def attitude_scores(ctx, bd: BehaviourData, structural, clean: pd.DataFrame) -> pd.DataFrame | None:
+    """Factor scores of SAT, LOY and TRU from the fitted structural model, by customer id.
+
+    Regression factor scores exist for respondents without missing answers on the
+    model's items. None when the survey cannot be linked to the CRM.
+    """
+    if not bd.available or bd.respondents is None or "customer_id" not in clean:
+        return None
+    scores = structural.sem.factor_scores(clean, id_column="customer_id")
+    return scores.set_index("customer_id")[[c for c in ATTITUDES if c in scores]]
+
+
+def _true_latents(bd: BehaviourData, ids=None) -> pd.DataFrame:
+    truth = bd.customer_truth.set_index("customer_id")[list(ATTITUDES.values())]
+    truth = truth.rename(columns={v: k for k, v in ATTITUDES.items()})
+    return truth if ids is None else truth.loc[ids]
+
+
+def _tertiles(values: pd.Series, what: str) -> pd.Series:
+    return pd.qcut(values.rank(method="first"), 3, labels=[f"low {what}", f"medium {what}",
+                                                            f"high {what}"]).astype(str)
+
+
+@dataclass
+class RetentionResults:
+    churn: pd.DataFrame
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def _retention_summary(curves: pd.DataFrame, medians: pd.DataFrame, weeks=(0, 13, 26, 52)) -> pd.DataFrame:
+    """Share still buying ``t`` weeks after the first order, per source and group."""
+    keyed = curves.set_index(["source", "group", "timeline"])["survival"]
+    summary = medians.rename(columns={"median": "median_weeks", "ci_lower": "median_ci_lower",
+                                      "ci_upper": "median_ci_upper"})
+    for week in weeks:
+        summary[f"retained_{week}w"] = [keyed.get((r.source, r.group, float(week)), np.nan)
+                                        for r in summary.itertuples()]
+    summary["churned_share"] = summary["n_churned"] / summary["n_customers"]
+    first = ["source", "group", "n_customers", "n_churned", "churned_share"]
+    order = {"low": 0, "medium": 1, "high": 2}
+    rank = summary["group"].str.split().str[0].map(order).fillna(-1)
+    summary = summary.assign(_rank=rank)
+    source_order = {s: k for k, s in enumerate(dict.fromkeys(medians["source"]))}
+    summary = summary.sort_values(["source", "_rank"], key=lambda c: c.map(source_order) if c.name == "source" else c,
+                                  kind="stable").drop(columns="_rank").reset_index(drop=True)
+    return summary[first + [c for c in summary if c not in first]]
+
+
+def retention_analysis(ctx, bd: BehaviourData, rfm: RFMResults,
+                       scores: pd.DataFrame | None) -> RetentionResults:
+    """Churn status and Kaplan-Meier retention, overall and by satisfaction tertile.
+
+    A customer has churned after ``churn_window_weeks`` without a purchase; the curve is
+    the share still buying ``t`` weeks after their first order (``S(0)`` below 1 is the
+    share who never came back).
+    """
+    churn = churn_table(rfm.rfm, float(ctx.params.get("churn_window_weeks", 26)))
+    timeline = np.arange(0, float(rfm.rfm["T"].max()) + 1)
+    parts = [("all customers", churn, pd.Series("all customers", index=churn.index))]
+    if scores is not None and "SAT" in scores:
+        linked = churn.loc[churn.index.intersection(scores.index)]
+        parts.append((SURVEY, linked, _tertiles(scores.loc[linked.index, "SAT"], "satisfaction")))
+    if bd.simulated:
+        parts.append((TRUE_ALL, churn, _tertiles(_true_latents(bd, churn.index)["SAT"], "satisfaction")))
+    curves, medians = [], []
+    for source, table, groups in parts:
+        curves.append(kaplan_meier_retention(table, groups, timeline=timeline).assign(source=source))
+        medians.append(median_retention(table, groups).assign(source=source))
+    curves = pd.concat(curves, ignore_index=True)
+    curves = curves[["source"] + [c for c in curves if c != "source"]]
+    summary = _retention_summary(curves, pd.concat(medians, ignore_index=True))
+    ctx.save_table(curves, "retention_by_satisfaction")
+    ctx.save_table(summary, "retention_summary")
+    return RetentionResults(churn, curves, summary)
+
+
+@dataclass
+class AttitudeBehaviourResults:
+    correlations: pd.DataFrame
+    models: pd.DataFrame
+    binned: pd.DataFrame
+
+
+def _links(attitudes, rfm: RFMResults, clv: CLVResults, churn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Correlations and joint models of every behaviour on the attitudes of one source."""
+    window = {"repeat_purchase": "repeat_12m", "log_frequency": "log_frequency_12m"}
+    correlations = pd.concat([
+        attitude_behaviour(attitudes, rfm.rfm_12m).replace({"behaviour": window}),
+        attitude_behaviour(attitudes, rfm.rfm, clv.customers, churn)], ignore_index=True)
+    models = pd.concat([
+        attitude_behaviour_models(attitudes, rfm.rfm_12m).replace({"behaviour": window}),
+        attitude_behaviour_models(attitudes, rfm.rfm, clv.customers, churn)], ignore_index=True)
+    return correlations, models
+
+
+def _binned(attitude: pd.Series, repeat: pd.DataFrame, source: str, bins: int = 5) -> pd.DataFrame:
+    """12-month repeat rate (Wilson CI) per quintile of an attitude score."""
+    common = attitude.index.intersection(repeat.index)
+    score = attitude.loc[common]
+    level = pd.qcut(score.rank(method="first"), bins, labels=[f"Q{k + 1}" for k in range(bins)]).astype(str)
+    rates = repeat_customer_rate(repeat.loc[common], level)
+    centre = score.groupby(level).mean()
+    return rates.assign(mean_score=rates["group"].map(centre).to_numpy(), source=source)
+
+
+def attitude_behaviour_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CLVResults,
+                                retention: RetentionResults,
+                                scores: pd.DataFrame | None) -> AttitudeBehaviourResults | None:
+    """Attitudes (survey scores; true latents when simulated) against purchasing behaviour.
+
+    ``attitude_behaviour.csv`` has one row per source, attitude, behaviour and method;
+    ``true_r`` is the same correlation computed from the true latent of all customers
+    (the population value the survey estimate is compared with).
+    """
+    sources: list[tuple[str, pd.DataFrame]] = []
+    if scores is not None:
+        sources.append((SURVEY, scores))
+    if bd.simulated:
+        if scores is not None:
+            sources.append((TRUE_RESPONDENTS, _true_latents(bd, scores.index)))
+        sources.append((TRUE_ALL, _true_latents(bd)))
+    if not sources:
+        return None
+    correlations, models = [], []
+    for source, attitudes in sources:
+        corr, model = _links(attitudes, rfm, clv, retention.churn)
+        correlations.append(corr.assign(source=source))
+        models.append(model.assign(source=source))
+    correlations = pd.concat(correlations, ignore_index=True)
+    models = pd.concat(models, ignore_index=True)
+    keys = ["attitude", "behaviour", "method"]
+    population = correlations[correlations["source"] == TRUE_ALL].set_index(keys)["r"]
+    correlations["true_r"] = correlations.set_index(keys).index.map(population).to_numpy(float) \
+        if len(population) else np.nan
+    first = ["source", "attitude", "behaviour", "method"]
+    correlations = correlations[first + [c for c in correlations if c not in first]]
+    models = models[["source"] + [c for c in models if c != "source"]]
+    binned = [_binned(attitudes["LOY"], rfm.rfm_12m, source) for source, attitudes in sources
+              if source != TRUE_RESPONDENTS and "LOY" in attitudes]
+    binned = pd.concat(binned, ignore_index=True)
+    ctx.save_table(correlations, "attitude_behaviour")
+    ctx.save_table(models, "attitude_behaviour_models")
+    ctx.save_table(binned, "loyalty_repeat_bins")
+    return AttitudeBehaviourResults(correlations, models, binned)
+
+
+def response_bias_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CLVResults,
+                           retention: RetentionResults) -> pd.DataFrame | None:
+    """Behaviour of the customers who answered the survey against all customers.
+
+    Observed CRM measures for everybody; when simulated, also the true attitudes
+    (standardised latent scores) that drove the response propensity.
+    """
+    if bd.respondents is None:
+        return None
+    measures = pd.DataFrame({
+        "repeat customer within 12 months (share)": rfm.rfm_12m["frequency"] > 0,
+        "repeat customer, whole observation (share)": rfm.rfm["frequency"] > 0,
+        "repeat purchases (mean)": rfm.rfm["frequency"],
+        "churned (share)": retention.churn["churned"],
+        "P(alive) (mean)": clv.customers["probability_alive"],
+        "CLV (mean)": clv.customers["clv"],
+    }).astype(float)
+    kinds = {name: "observed CRM" for name in measures}
+    if bd.simulated:
+        truth = bd.customer_truth.set_index("customer_id")
+        for column, label in (("satisfaction", "true satisfaction (SD units)"),
+                              ("satisfaction_experienced", "experienced satisfaction (SD units)"),
+                              ("loyalty", "true loyalty (SD units)")):
+            measures[label] = truth[column].reindex(measures.index)
+            kinds[label] = "simulation truth"
+    surveyed = measures.index.isin(bd.respondents["customer_id"])
+    answered = measures[surveyed]
+    table = pd.DataFrame({"measure": list(measures), "kind": [kinds[m] for m in measures],
+                          "all_customers": measures.mean().to_numpy(),
+                          "respondents": answered.mean().to_numpy(),
+                          "non_respondents": measures[~surveyed].mean().to_numpy()})
+    table["difference"] = table["respondents"] - table["all_customers"]
+    # The respondents are a small part of the base, so the difference's uncertainty is
+    # that of the respondents' mean (normal approximation).
+    half = stats.norm.ppf(1 - (1 - float(ctx.params.get("ci_level", 0.95))) / 2) * (
+        answered.std(ddof=1) / np.sqrt(answered.count())).to_numpy()
+    table["ci_lower"] = table["difference"] - half
+    table["ci_upper"] = table["difference"] + half
+    table["relative_difference"] = np.where(table["kind"] == "observed CRM",
+                                            table["difference"] / table["all_customers"], np.nan)
+    table["n_respondents"] = int(surveyed.sum())
+    return ctx.save_table(table, "response_bias")
+
+
+@dataclass
+class SegmentResults:
+    profile: pd.DataFrame
+    segments: pd.Series
+    table: pd.DataFrame
+
+
+def segment_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CLVResults,
+                     retention: RetentionResults, scores: pd.DataFrame | None) -> SegmentResults | None:
+    """Engagement segments from web behaviour, described by behaviour and attitudes.
+
+    Customers are cut into thirds of web engagement (visits, pages and dwell time per
+    visit); every cell based on fewer than 5 customers is suppressed.
+    """
+    if bd.sessions is None or not {"pages", "dwell_sec", "referral_source", "keyword_class"} <= set(bd.sessions):
+        return None
+    profile = web_behaviour_profile(bd.sessions, bd.customers)
+    segments = quantile_segments(profile, labels=("low engagement", "medium engagement", "high engagement"))
+    described = profile.drop(columns=["device"], errors="ignore").join(pd.DataFrame({
+        "repeat_12m": (rfm.rfm_12m["frequency"] > 0).astype(float),
+        "clv": clv.customers["clv"], "churned": retention.churn["churned"].astype(float)}))
+    attitudes = None
+    if scores is not None:
+        attitudes = scores.add_prefix("survey_")
+    if bd.simulated:
+        truth = _true_latents(bd)[["LOY"]].rename(columns={"LOY": "true_loyalty"})
+        attitudes = truth if attitudes is None else attitudes.join(truth, how="outer")
+    table = segment_profile(described, segments, attitudes, min_cell=5)
+    ctx.save_table(table, "segments")
+    return SegmentResults(profile, segments, table)
+
+
+def service_retention(ctx, bd: BehaviourData, rfm: RFMResults) -> pd.DataFrame | None:
+    """12-month repeat rate by the service a customer got on their first order.
+
+    Groups: first order delivered on time or late, and whether it led to a complaint
+    that was resolved or not (needs the ``deliveries`` and ``complaints`` tables).
+    """
+    if bd.deliveries is None or bd.complaints is None:
+        return None
+    first = bd.orders.sort_values("timestamp", kind="stable").drop_duplicates("customer_id")
+    first = first.set_index("order_id")["customer_id"]
+    on_time = bd.deliveries.set_index("order_id")["on_time"].reindex(first.index)
+    delivery = pd.Series(np.where(on_time, "first order on time", "first order late"), index=first.to_numpy())
+    complaint = bd.complaints.drop_duplicates("order_id").set_index("order_id")["resolved"].reindex(first.index)
+    handled = pd.Series(np.select([complaint.isna(), complaint.astype("boolean").fillna(False)],
+                                  ["no complaint", "complaint resolved"], "complaint unresolved"),
+                        index=first.to_numpy())
+    table = pd.concat([repeat_customer_rate(rfm.rfm_12m, delivery).assign(service="delivery"),
+                       repeat_customer_rate(rfm.rfm_12m, handled).assign(service="complaint")],
+                      ignore_index=True)
+    table = table[["service"] + [c for c in table if c != "service"]]
+    return ctx.save_table(table, "service_retention")
+
+
+def correlation_table(links: AttitudeBehaviourResults, method: str = "pearson") -> pd.DataFrame:
+    """Wide view for reading: one row per attitude and behaviour, one column per source."""
+    data = links.correlations[links.correlations["method"] == method]
+    wide = data.pivot_table(index=["attitude", "behaviour"], columns="source", values="r", sort=False)
+    survey = data[data["source"] == SURVEY].set_index(["attitude", "behaviour"])
+    if len(survey):
+        wide[f"{SURVEY}: 95% CI"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in
+                                     survey.loc[wide.index, ["ci_lower", "ci_upper"]].to_numpy()]
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def model_table(links: AttitudeBehaviourResults) -> pd.DataFrame:
+    """Joint models (attitudes standardised) of the main behaviours, attitude terms only."""
+    main = ("repeat_12m", "churned", "log_clv")
+    rows = links.models[(links.models["term"] != "intercept") & links.models["behaviour"].isin(main)]
+    return rows[["source", "behaviour", "model", "term", "coef", "ci_lower", "ci_upper", "pvalue", "n",
+                 "r_squared"]].reset_index(drop=True)
+
+
+def practical_reading(rfm: RFMResults, clv: CLVResults, retention: RetentionResults,
+                      links: AttitudeBehaviourResults | None, bias: pd.DataFrame | None,
+                      service: pd.DataFrame | None, segments: SegmentResults | None) -> str:
+    """The chapter's results in the terms of the CRM essays, as Markdown bullets."""
+    repeat = rfm.repeat.query("grouping == 'all customers' and window == '12 months'")["repeat_rate"].iloc[0]
+    top = clv.concentration.query("top_share_of_customers == 0.2")["share_of_total_clv"].iloc[0]
+    lines = [f"* **Most customers buy once.** {repeat:.0%} of customers bought again within 12 months of their "
+             "first order (a typical online store: 20-30%), so keeping churn low, as the essays urge, starts "
+             "with the second order."]
+    lines.append(f"* **Target the right customers.** The most valuable 20% of customers hold {top:.0%} of the "
+                 "expected value over the CLV horizon; P(alive) and CLV tell the CRM team whom to keep and "
+                 "whom to win back, instead of treating everybody alike.")
+    summary = retention.summary.set_index(["source", "group"])
+    who = {SURVEY: "survey respondents (measured satisfaction)", TRUE_ALL: "all customers (true satisfaction)"}
+    for source in (SURVEY, TRUE_ALL):
+        keys = [(source, f"{level} satisfaction") for level in ("low", "high")]
+        if all(k in summary.index for k in keys):
+            low, high = (summary.loc[k, "retained_52w"] for k in keys)
+            heading = "Satisfied customers stay longer." if high > low else "Satisfaction and retention."
+            lines.append(f"* **{heading}** Among {who[source]}, {high:.0%} of the most satisfied third were still "
+                         f"buying a year after their first order, against {low:.0%} of the least satisfied third.")
+            break
+    if service is not None:
+        rates = service.set_index("group")["repeat_rate"]
+        if {"first order on time", "first order late"} <= set(rates.index):
+            lines.append(f"* **Service on the first order.** After an on-time first delivery "
+                         f"{rates['first order on time']:.0%} bought again within a year, after a late one "
+                         f"{rates['first order late']:.0%}; after a complaint that was resolved "
+                         f"{rates.get('complaint resolved', np.nan):.0%}, after one that was not "
+                         f"{rates.get('complaint unresolved', np.nan):.0%} (see the service table above).")
+    if links is not None:
+        survey = links.correlations.query("method == 'pearson' and behaviour == 'repeat_12m'")
+        survey = survey.set_index(["source", "attitude"])["r"]
+        key = (SURVEY, "LOY") if (SURVEY, "LOY") in survey.index else (TRUE_ALL, "LOY")
+        if key in survey.index:
+            whose = {SURVEY: "the respondents' survey score", TRUE_ALL: "the customers' true latent score"}
+            lines.append(f"* **Stated loyalty predicts buying, but weakly.** The correlation of loyalty "
+                         f"({whose[key[0]]}) with buying again within 12 months is r = {survey[key]:.2f}: "
+                         "intentions are a signal, not a forecast (Mittal & Kamakura 2001). Plan with the "
+                         "behaviour in the CRM; use the survey to explain it (trust, service, value).")
+    if bias is not None:
+        sat = bias.set_index("measure")
+        repeat_key = "repeat customer within 12 months (share)"
+        behaviour = (f"; in the CRM, respondents were {sat.loc[repeat_key, 'respondents']:.0%} repeat customers "
+                     f"against {sat.loc[repeat_key, 'all_customers']:.0%} of all customers" if repeat_key in sat.index
+                     else "")
+        if "true satisfaction (SD units)" in sat.index:
+            lines.append(f"* **Surveys hear the satisfied.** Respondents were "
+                         f"{sat.loc['true satisfaction (SD units)', 'difference']:+.2f} SD more satisfied than the "
+                         f"customer base, so survey averages flatter the firm{behaviour}.")
+        elif behaviour:
+            lines.append(f"* **Who answers.** Linking the survey to the CRM shows whether respondents differ from "
+                         f"the customer base{behaviour}.")
+    if segments is not None:
+        clv_rows = segments.table[segments.table["variable"] == "clv"].set_index("segment")["mean"]
+        if {"high engagement", "low engagement"} <= set(clv_rows.index):
+            lines.append(f"* **Web behaviour segments the base.** Highly engaged visitors (more visits, pages and "
+                         f"dwell time) are worth {clv_rows['high engagement']:.1f} in expected value against "
+                         f"{clv_rows['low engagement']:.1f} for the least engaged: the click stream in the customer "
+                         "database is a cheap early signal of loyalty.")
+    return "\n".join(lines)
