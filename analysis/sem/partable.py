@@ -1,7 +1,8 @@
 """Parsed model -> lavaan parameter table (lavaan's ``lavaanify`` for sem()/cfa()).
 
 The table has one row per parameter and group: ``id, lhs, op, rhs, user, group, free,
-ustart, exo, label, plabel``. ``free`` is 0 for a fixed parameter and otherwise the
+ustart, exo, label, start, plabel`` (``ustart``: the fixed value, lavaan's name;
+``start``: a user ``start()`` value, else NaN). ``free`` is 0 for a fixed parameter and otherwise the
 1-based index of the free parameter it uses; parameters constrained equal (same label,
 ``a == b``, or ``group_equal``) share one index, so the number of free parameters is
 ``free.max()``. Fixed-x rows (``exo == 1``) get their values from the sample later.
@@ -20,13 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from .syntax import ParsedModel, UserRow
+from .syntax import ParsedModel, UserRow, parse_model
 
-__all__ = ["VariableSets", "variable_sets", "build_partable", "GROUP_EQUAL_OPTIONS"]
+__all__ = ["GROUP_EQUAL_OPTIONS", "VariableSets", "build_partable", "parameter_table", "variable_sets"]
 
 GROUP_EQUAL_OPTIONS = ("loadings", "intercepts", "means", "residuals", "residual.covariances",
                        "lv.variances", "lv.covariances", "regressions")
-COLUMNS = ["id", "lhs", "op", "rhs", "user", "group", "free", "ustart", "exo", "label", "plabel"]
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def build_partable(parsed: ParsedModel, *, ngroups: int = 1, meanstructure: bool
                 starts = _per_group(source.start, ngroups, "start value", source)
                 start = starts[g - 1] if starts else np.nan
             records.append({"lhs": lhs, "op": op, "rhs": rhs, "user": user, "group": g, "free": free,
-                            "ustart": ustart, "exo": exo, "label": label, "start_user": start})
+                            "ustart": ustart, "exo": exo, "label": label, "start": start})
     table = pd.DataFrame(records)
     table.insert(0, "id", np.arange(1, len(table) + 1))
     table["plabel"] = [f".p{i}." for i in table["id"]]
@@ -267,3 +267,11 @@ def _assign_free_indices(table: pd.DataFrame, parsed: ParsedModel, vs: VariableS
                 if not labels[i]:
                     labels[i] = table.at[rows[0], "plabel"]
     table["label"] = labels
+
+
+def parameter_table(model_syntax: str, **options) -> pd.DataFrame:
+    """lavaan-style parameter table of model syntax: ``build_partable(parse_model(...))``.
+
+    ``options`` as :func:`build_partable`; like ``lavaan::lavaanify(model, auto = TRUE)``.
+    """
+    return build_partable(parse_model(model_syntax), **options)[0]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from ..errors import ModelError
 from .defined import DefinedParameter, split_defined
 
-__all__ = ["UserRow", "ParsedModel", "parse_model", "SUPPORTED_OPERATORS"]
+__all__ = ["SUPPORTED_OPERATORS", "ParsedModel", "UserRow", "parse_model"]
 
 SUPPORTED_OPERATORS = ("=~", "~", "~~", "~ 1", ":=", "==")
 _OPERATORS = re.compile(r"=~|~~|~\*~|<~|==|<=|>=|<-|->|~|<|>|\||%|:")
