@@ -5,6 +5,7 @@ Commands
 report      execute the study notebook for a client profile and render the report
 simulate    write a simulated survey (responses, respondent truth, truth.json)
 fit         fit any lavaan-syntax model to any data file and write the tables
+invariance  measurement invariance across groups (configural, metric, scalar, strict)
 survey      export the codebook and printable questionnaires
 profile     validate a client profile and print the notebook parameters
 bench       run the benchmarks (ratios against an in-process baseline)
@@ -48,9 +49,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .sem.outputs import run_fit
 
-    run_fit(data=args.data, model=args.model, out=args.out, bootstrap=args.bootstrap, seed=args.seed,
-            n_jobs=args.jobs, effects=args.effect)
+    run_fit(data=args.data, model=args.model, out=args.out, estimator=args.estimator, group=args.group,
+            group_equal=args.group_equal, ordered=args.ordered, missing=args.missing, bootstrap=args.bootstrap,
+            seed=args.seed, n_jobs=args.jobs, effects=args.effect, modindices=args.modindices)
     print(f"results written to {args.out}")
+    return 0
+
+
+def _cmd_invariance(args: argparse.Namespace) -> int:
+    from .sem.outputs import run_invariance
+
+    for path in run_invariance(data=args.data, model=args.model, group=args.group, out=args.out,
+                               missing=args.missing).values():
+        print(path)
     return 0
 
 
@@ -101,12 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", type=Path, required=True, help="CSV, Excel, Parquet or SPSS .sav")
     fit.add_argument("--model", type=Path, required=True, help="file with lavaan-style model syntax")
     fit.add_argument("--out", type=Path, required=True, help="output folder")
-    fit.add_argument("--bootstrap", type=int, default=0, help="bootstrap draws for effects (0 = none)")
+    fit.add_argument("--estimator", default=None, type=str.upper, choices=["ML", "MLR", "WLSMV", "DWLS"],
+                     help="ML (default), MLR (robust), WLSMV/DWLS (ordinal; the default with --ordered)")
+    fit.add_argument("--group", default=None, help="column with group labels (multigroup model)")
+    fit.add_argument("--group-equal", default="", metavar="LIST",
+                     help="equality constraints across groups, e.g. loadings,intercepts")
+    fit.add_argument("--ordered", default=None, metavar="COLS|all", help="ordinal indicators: comma list or 'all'")
+    fit.add_argument("--missing", default="listwise", choices=["listwise", "fiml", "pairwise"],
+                     help="listwise (default), fiml (continuous), pairwise (ordinal)")
+    fit.add_argument("--modindices", action="store_true", help="also write modindices.csv (ML models)")
+    fit.add_argument("--bootstrap", type=int, default=0,
+                     help="bootstrap draws for defined parameters (:=) and --effect pairs (0 = none)")
     fit.add_argument("--effect", action="append", default=[], metavar="CAUSE:OUTCOME",
                      help="effect to bootstrap, e.g. ESQ:LOY (repeatable)")
     fit.add_argument("--seed", type=int, default=1)
     fit.add_argument("--jobs", type=int, default=2)
     fit.set_defaults(func=_cmd_fit)
+
+    inv = sub.add_parser("invariance", help="measurement invariance across groups (configural ... strict)")
+    inv.add_argument("--data", type=Path, required=True)
+    inv.add_argument("--model", type=Path, required=True, help="measurement model in lavaan syntax")
+    inv.add_argument("--group", required=True, help="column with group labels")
+    inv.add_argument("--missing", default="listwise", choices=["listwise", "fiml"])
+    inv.add_argument("--out", type=Path, required=True, help="output folder (invariance.csv, invariance.txt)")
+    inv.set_defaults(func=_cmd_invariance)
 
     survey = sub.add_parser("survey", help="survey instrument documents")
     survey_sub = survey.add_subparsers(dest="survey_command", required=True)

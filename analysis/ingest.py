@@ -32,6 +32,7 @@ from analysis.errors import DataError
 from analysis.instrument import Instrument, load_instrument
 
 __all__ = [
+    "numeric_columns",
     "DEFAULT_MISSING_CODES",
     "FORMATS",
     "IngestReport",
@@ -489,6 +490,39 @@ def validate_responses(data: pd.DataFrame, instrument: Instrument, source: str |
         notes.append(f"kept {len(extra)} other column(s): {_listing(extra, 8)}")
     result.attrs = {**data.attrs, "ingest_notes": notes}
     return result
+
+
+def numeric_columns(data: pd.DataFrame, columns: Iterable[str], source: str | None = None,
+                    missing_codes: tuple[str, ...] = DEFAULT_MISSING_CODES) -> pd.DataFrame:
+    """A copy of ``data`` with ``columns`` converted to float (missing codes -> NaN).
+
+    For model variables read from a file, where text cells are kept as text. A cell
+    that is neither a number nor a missing code is a :class:`DataError` naming the file,
+    the column, the line (or row) and the value. Columns absent from ``data`` are left
+    for the model to report.
+    """
+    out = data.copy()
+    codes = {code.strip().lower() for code in missing_codes}
+    unit, offset = _where(data)
+    name = source or data.attrs.get("source_path") or "data"
+    for column in [c for c in columns if c in out.columns]:
+        values = out[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype(float)
+            continue
+        text = values.astype("string").str.strip()
+        missing = values.isna() | text.str.lower().isin(codes).fillna(False)
+        numbers = pd.to_numeric(text.where(~missing), errors="coerce")
+        bad = numbers.isna() & ~missing
+        if bad.any():
+            positions = [i for i, flag in enumerate(bad.to_numpy()) if flag]
+            first = positions[0]
+            more = f" ({len(positions) - 1} more such cells)" if len(positions) > 1 else ""
+            raise DataError(f"{name}: column {column}, {unit} {first + offset}: value {values.iloc[first]!r} "
+                            f"is not a number{more}; expected numbers or a missing code "
+                            f"({', '.join(repr(c) for c in missing_codes)})")
+        out[column] = numbers.astype(float)
+    return out
 
 
 def recode_reverse_keyed(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
