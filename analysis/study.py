@@ -33,7 +33,7 @@ from .simulate.linked import read_crm_export, simulate_linked_study, write_linke
 __all__ = [
     "StudyContext", "StudyData", "load_study_data", "data_overview", "screen", "MeasurementResults",
     "measurement_analysis", "StructuralResults", "structural_analysis", "indirect_effects",
-    "recovery_table", "fit_table", "screening_confusion", "EFFECT_PAIRS",
+    "recovery_table", "fit_table", "structural_model_syntax_for", "measurement_model_syntax_for", "screening_confusion", "EFFECT_PAIRS",
 ]
 
 #: Effects whose indirect and total parts the report bootstraps (cause, outcome).
@@ -278,6 +278,16 @@ def structural_analysis(ctx: StudyContext, clean: pd.DataFrame, truth: GroundTru
     ctx.save_table(sem.r2_.rename_axis("variable").reset_index(), "r_squared")
     ctx.save_table(specific, "specific_indirect")
     return StructuralResults(sem, paths, effects, specific)
+
+
+def structural_model_syntax_for(ctx: StudyContext, data: StudyData) -> str:
+    """The hypothesised structural model for this instrument (and truth, when simulated)."""
+    return structural_model_syntax(ctx.instrument, data.truth)
+
+
+def measurement_model_syntax_for(ctx: StudyContext) -> str:
+    """The CFA of every reflective construct of the instrument."""
+    return measurement_model_syntax(ctx.instrument)
 
 
 def fit_table(ctx: StudyContext, models: dict[str, StructuralEquationModel]) -> pd.DataFrame:
