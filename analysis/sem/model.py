@@ -27,6 +27,7 @@ from ..errors import ConfigError, ConvergenceError, DataError, ModelError
 from .defined import delta_method_se, evaluate, split_defined
 from .admissibility import check_admissibility
 from .indices import fit_measures
+from .syntax import parse_model
 
 __all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS"]
 
@@ -64,10 +65,12 @@ def latent_structure(model: semopy.Model) -> LatentStructure:
 
 def _parse(model_syntax: str) -> dict:
     model_syntax, _ = split_defined(model_syntax)
+    parse_model(model_syntax)  # the workbench's parser: one-line messages with the line number
     try:
         ops, _ = semopy.parser.parse_desc(model_syntax)
     except Exception as exc:  # semopy raises bare Exceptions/SyntaxErrors
-        raise ModelError(f"model syntax could not be parsed: {exc}") from None
+        detail = " ".join(str(exc).split())
+        raise ModelError(f"model syntax could not be parsed: {detail}") from None
     if not ops.get("=~") and not ops.get("~"):
         raise ModelError("model syntax defines no latent variables (=~) and no regressions (~); "
                          f"received: {model_syntax.strip()[:200]!r}")
