@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, DataError, ModelError
 from .defined import evaluate
+from ..seeding import seed_sequence
 from .effects import effect_matrices
 from .model import StructuralEquationModel, latent_structure
 
@@ -84,18 +85,6 @@ def bias_corrected_interval(draws: np.ndarray, estimate: float, level: float = 0
 
 
 # ---------------------------------------------------------------- shared runner
-def seed_sequence(random_state: int | np.random.Generator | np.random.SeedSequence | None) -> np.random.SeedSequence:
-    """The root ``SeedSequence`` of a bootstrap (a Generator contributes 128 bits of entropy)."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(random_state.integers(0, 2**32, size=4).tolist())
-    if random_state is None or (isinstance(random_state, (int, np.integer)) and random_state >= 0):
-        return np.random.SeedSequence(None if random_state is None else int(random_state))
-    raise ConfigError(f"random_state: expected a non-negative integer, a numpy Generator or None, "
-                      f"got {random_state!r}")
-
-
 def _check_draw_settings(n_draws: int, n_jobs: int, level: float) -> None:
     if not isinstance(n_draws, (int, np.integer)) or isinstance(n_draws, bool) or n_draws < 1:
         raise ConfigError(f"bootstrap_draws: expected an integer >= 1, got {n_draws!r}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import pandas as pd
 
 from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError, DataError
+from analysis.seeding import component_seed, seed_sequence
 from analysis.simulate.crm import (
     CRMDatabase,
     CRMParams,
@@ -89,25 +89,6 @@ class LinkedStudy:
     @property
     def responses(self) -> pd.DataFrame:
         return self.survey.responses
-
-
-def _root(random_state) -> np.random.SeedSequence:
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())
-    if random_state is None or (isinstance(random_state, (int, np.integer))
-                                and not isinstance(random_state, bool) and random_state >= 0):
-        return np.random.SeedSequence(random_state)
-    raise ConfigError("simulate_linked_study: parameter 'random_state': expected a "
-                      f"non-negative int, a numpy Generator, a SeedSequence or None, got "
-                      f"{random_state!r}")
-
-
-def _child(root: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
-    # Named children: adding a stage later leaves the draws of the others unchanged.
-    return np.random.SeedSequence(root.entropy,
-                                  spawn_key=(*root.spawn_key, zlib.crc32(name.encode())))
 
 
 def crm_params_from_truth(truth: GroundTruth, params: CRMParams | None = None,
@@ -233,14 +214,14 @@ def simulate_linked_study(instrument=None, n_customers: int = 20000, months: int
     if missing:
         raise ConfigError(f"simulate_linked_study: the ground truth lacks latents {missing}; "
                           f"expected {list(CRM_LATENTS)} to drive purchasing")
-    root = _root(random_state)
-    latents = _customer_latents(truth, int(n_customers), _child(root, "customer_latents"))
+    root = seed_sequence(random_state, "simulate_linked_study")
+    latents = _customer_latents(truth, int(n_customers), component_seed(root, "customer_latents"))
     params = crm_params_from_truth(truth, crm_params, months)
     db = simulate_crm(int(n_customers), months, params,
                       latent=latents[list(CRM_LATENTS)].rename(columns=CRM_LATENTS),
-                      random_state=np.random.default_rng(_child(root, "crm")))
+                      random_state=np.random.default_rng(component_seed(root, "crm")))
     sample = draw_survey_sample(db, int(sample_size), response_bias,
-                                random_state=np.random.default_rng(_child(root, "survey_sample")))
+                                random_state=np.random.default_rng(component_seed(root, "survey_sample")))
     # customer_id is 1..n in customer order, so id - 1 is the row of every table.
     rows = sample["customer_id"].to_numpy() - 1
     answering = latents.iloc[rows].reset_index(drop=True)
@@ -250,7 +231,7 @@ def simulate_linked_study(instrument=None, n_customers: int = 20000, months: int
     survey = simulate_survey(instrument, n=int(sample_size), truth=truth,
                              careless_share=careless_share, careless_mix=careless_mix,
                              missing_share=missing_share, language=language,
-                             random_state=_child(root, "survey"), latent_scores=answering,
+                             random_state=component_seed(root, "survey"), latent_scores=answering,
                              customer_ids=sample["customer_id"].to_numpy())
     survey = dataclasses.replace(survey, responses=_crm_demographics(
         survey.responses, db.customers, instrument, rows))

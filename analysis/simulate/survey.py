@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +24,7 @@ from scipy.stats import norm
 
 from analysis.errors import ConfigError, DataError
 from analysis.atomic import atomic_path
+from analysis.seeding import component_rng, seed_sequence
 from analysis.simulate.truth import GroundTruth, default_truth
 
 __all__ = [
@@ -95,25 +95,6 @@ class SimulatedSurvey:
     truth: GroundTruth
     params: dict[str, Any]
     latent_responses: pd.DataFrame | None = field(default=None, repr=False)
-
-
-def _component_rng(root: np.random.SeedSequence, name: str) -> np.random.Generator:
-    key = zlib.crc32(name.encode("utf-8"))
-    child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, key))
-    return np.random.default_rng(child)
-
-
-def _root_seed(random_state) -> np.random.SeedSequence:
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())
-    if random_state is None or (isinstance(random_state, (int, np.integer))
-                                and not isinstance(random_state, bool) and random_state >= 0):
-        return np.random.SeedSequence(random_state)
-    raise ConfigError("simulate_survey: parameter 'random_state': expected a non-negative "
-                      "int, a numpy Generator, a SeedSequence or None, got "
-                      f"{random_state!r}")
 
 
 def _check_share(name: str, value) -> float:
@@ -210,7 +191,7 @@ def conditional_latent_scores(truth: GroundTruth, given: pd.DataFrame,
         raise DataError(f"latent_scores: row {row}, column '{given.columns[col]}': expected "
                         f"a finite number, got {values[row, col]!r}")
     rng = random_state if isinstance(random_state, np.random.Generator) \
-        else np.random.default_rng(_root_seed(random_state))
+        else np.random.default_rng(seed_sequence(random_state, "simulate_survey"))
     sigma = truth.latent_covariance().to_numpy()
     known = [names.index(c) for c in given.columns]
     rest = [k for k in range(len(names)) if k not in known]
@@ -378,7 +359,7 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
     careless_share = _check_share("careless_share", careless_share)
     missing_share = _check_share("missing_share", missing_share)
     mix = _check_mix(careless_mix, careless_share)
-    root = _root_seed(random_state)
+    root = seed_sequence(random_state, "simulate_survey")
     if instrument is None:
         from analysis.instrument import load_instrument
         instrument = load_instrument()
@@ -402,48 +383,48 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
     n = int(n)
 
     if latent_scores is None:
-        latents = _draw_latents(truth, n, _component_rng(root, "latents"))
+        latents = _draw_latents(truth, n, component_rng(root, "latents"))
     else:
         if len(latent_scores) != n:
             raise ConfigError(f"simulate_survey: parameter 'latent_scores': expected {n} rows "
                               f"(one per respondent), got {len(latent_scores)}")
         latents = conditional_latent_scores(truth, latent_scores.reset_index(drop=True),
-                                            _component_rng(root, "latents"))
+                                            component_rng(root, "latents"))
     if customer_ids is not None:
         customer_ids = pd.Series(np.asarray(customer_ids), name="customer_id")
         if len(customer_ids) != n or customer_ids.isna().any() or customer_ids.duplicated().any():
             raise ConfigError(f"simulate_survey: parameter 'customer_ids': expected {n} unique, "
                               f"non-missing ids, got {len(customer_ids)} values "
                               f"({int(customer_ids.duplicated().sum())} repeated)")
-    continuous, answers = _draw_items(truth, latents, substantive, _component_rng(root, "items"))
+    continuous, answers = _draw_items(truth, latents, substantive, component_rng(root, "items"))
     column = {item: j for j, item in enumerate(likert)}
     table = np.zeros((n, len(likert)), dtype=np.int8)
     table[:, [column[i] for i in substantive]] = answers
     for item, answer in _attention_answers(checks, n, points,
-                                           _component_rng(root, "attention")).items():
+                                           component_rng(root, "attention")).items():
         table[:, column[item]] = answer
 
     kinds, counts = _assign_careless(n, careless_share, mix,
-                                     _component_rng(root, "careless_assignment"))
+                                     component_rng(root, "careless_assignment"))
     blocks = [[column[i] for i in items if i in column] for items in instrument.blocks.values()]
     in_block = {j for block in blocks for j in block}
     blocks += [[j] for j in range(len(likert)) if j not in in_block]
-    rng = _component_rng(root, "careless_answers")
+    rng = component_rng(root, "careless_answers")
     for r in np.flatnonzero(kinds != "attentive"):
         table[r] = _careless_answers(kinds[r], blocks, len(likert), points, rng)
 
     missing = np.zeros(table.shape, dtype=bool)
     missing[:, [column[i] for i in substantive]] = _missing_cells(
-        n, len(substantive), missing_share, _component_rng(root, "missing"))
+        n, len(substantive), missing_share, component_rng(root, "missing"))
     data = pd.DataFrame({
         "respondent_id": [f"R{i:05d}" for i in range(1, n + 1)],
         "survey_language": language,
-        "duration_sec": _durations(kinds, len(likert), _component_rng(root, "durations")),
+        "duration_sec": _durations(kinds, len(likert), component_rng(root, "durations")),
     })
     items_frame = pd.DataFrame({item: pd.arrays.IntegerArray(table[:, j], missing[:, j])
                                 for j, item in enumerate(likert)})
     loyalty = latents["LOY"].to_numpy() if "LOY" in latents else np.zeros(n)
-    demographics = _demographics(instrument, loyalty, _component_rng(root, "demographics"))
+    demographics = _demographics(instrument, loyalty, component_rng(root, "demographics"))
     responses = pd.concat([data, items_frame, demographics], axis=1)
     if customer_ids is not None:
         responses.insert(1, "customer_id", customer_ids.to_numpy())

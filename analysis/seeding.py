@@ -1,0 +1,42 @@
+"""Seeds: one rule for turning a user's ``random_state`` into reproducible generators.
+
+Every simulator and bootstrap accepts ``random_state`` as a non-negative int, a
+``numpy.random.Generator``, a ``SeedSequence`` or None, and derives independent
+streams from one root ``SeedSequence``: by name for the components of a simulation (so
+adding a component never changes the draws of the others) and by ``spawn`` for
+parallel work (so results do not depend on the number of workers).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["seed_sequence", "component_seed", "component_rng"]
+
+
+def seed_sequence(random_state, owner: str = "random_state") -> np.random.SeedSequence:
+    """The root ``SeedSequence`` for ``random_state`` (a Generator contributes 256 bits)."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())
+    if random_state is None or (isinstance(random_state, (int, np.integer))
+                                and not isinstance(random_state, bool) and random_state >= 0):
+        return np.random.SeedSequence(None if random_state is None else int(random_state))
+    raise ConfigError(f"{owner}: parameter 'random_state': expected a non-negative int, a numpy Generator, "
+                      f"a SeedSequence or None, got {random_state!r}")
+
+
+def component_seed(root: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
+    """The ``SeedSequence`` of the named component (stable: keyed by the name's CRC-32)."""
+    key = zlib.crc32(name.encode("utf-8"))
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, key))
+
+
+def component_rng(root: np.random.SeedSequence, name: str) -> np.random.Generator:
+    """An independent generator for the named component of a seeded computation."""
+    return np.random.default_rng(component_seed(root, name))
