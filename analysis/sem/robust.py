@@ -27,7 +27,13 @@ import numpy as np
 from scipy import stats
 
 from ..errors import ConvergenceError, DataError, ModelError
-from .indices import comparative_fit_index, rmsea_confidence_interval, tucker_lewis_index
+from .indices import (
+    comparative_fit_index,
+    rmsea_confidence_interval,
+    tucker_lewis_index,
+)
+from .information import duplication_matrix
+from .information import vech_indices as vech_pairs
 
 __all__ = [
     "RobustMLResult",
@@ -43,22 +49,6 @@ __all__ = [
     "semopy_robust_ml",
     "vech_pairs",
 ]
-
-
-def vech_pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column index of each vech element (lower triangle, column by column)."""
-    cols, rows = np.triu_indices(p)
-    return rows, cols
-
-
-def duplication_matrix(p: int) -> np.ndarray:
-    """D with vec(A) = D vech(A) for symmetric A (p^2 x p(p+1)/2)."""
-    rows, cols = vech_pairs(p)
-    dup = np.zeros((p * p, len(rows)))
-    for k, (i, j) in enumerate(zip(rows, cols)):
-        dup[i + j * p, k] = 1.0
-        dup[j + i * p, k] = 1.0
-    return dup
 
 
 def casewise_scores(data: np.ndarray, implied_cov: np.ndarray, implied_mean: np.ndarray | None = None) -> np.ndarray:
