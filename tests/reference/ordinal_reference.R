@@ -17,17 +17,8 @@ script_file <- sub("^--file=", "", args[grep("^--file=", args)])
 ref_dir <- if (length(script_file) == 1) dirname(normalizePath(script_file)) else "tests/reference"
 data_dir <- file.path(ref_dir, "data")
 out_file <- file.path(ref_dir, "ordinal_reference.json")
+source(file.path(ref_dir, "helpers.R"))
 
-.calls <- character(0)
-run <- function(code) {
-  cat("  > ", code, "\n", sep = "")
-  .calls <<- c(.calls, code)
-  eval(parse(text = code), envir = globalenv())
-}
-begin_case <- function(name) {
-  cat("\n=== case ", name, " ===\n", sep = "")
-  .calls <<- character(0)
-}
 
 FIT_NAMES <- c(
   "npar", "fmin", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df",
