@@ -2,8 +2,9 @@
 
 Three steps, each a plain function:
 
-* :func:`read_table` opens a file read-only, records its SHA-256 and how it was decoded in
-  ``DataFrame.attrs`` and returns the cells as found (CSV cells stay text).
+* :func:`read_table` (from :mod:`analysis.readers`, re-exported here) opens a file
+  read-only, records its SHA-256 and how it was decoded in ``DataFrame.attrs`` and
+  returns the cells as found (CSV cells stay text).
 * :func:`validate_responses` checks a table against the instrument and returns a new
   frame with item columns as pandas ``"Int8"`` (scale labels in any instrument language
   mapped to their points, missing codes to ``<NA>``) plus notes in ``attrs["ingest_notes"]``.
@@ -16,10 +17,7 @@ an :class:`IngestReport` for the provenance log. Every user mistake raises one
 
 from __future__ import annotations
 
-import csv
 import difflib
-import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import DataError
+from analysis.ingest_cells import CellRules
 from analysis.instrument import Instrument, load_instrument
+from analysis.readers import FORMATS, file_sha256, read_table
 
 __all__ = [
     "numeric_columns",
@@ -48,16 +48,6 @@ __all__ = [
 #: "99" is deliberately absent: on 0-100 scales it is a real answer, so pass it explicitly.
 DEFAULT_MISSING_CODES: tuple[str, ...] = ("", "NA", "N/A", "-99")
 
-#: Format name -> file extensions recognised by ``format="auto"``.
-FORMATS: dict[str, tuple[str, ...]] = {
-    "csv": (".csv", ".tsv", ".txt"),
-    "excel": (".xlsx", ".xlsm", ".xls"),
-    "parquet": (".parquet", ".pq"),
-    "spss": (".sav", ".zsav"),
-}
-_ALLOWED = "; ".join(f"{name} ({', '.join(ext)})" for name, ext in FORMATS.items())
-_CSV_ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
-_DELIMITERS = ",;\t"
 _LINE_FORMATS = ("csv", "excel")  # formats whose rows are spreadsheet lines under one header
 _LISTED = 5
 
@@ -76,230 +66,7 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks through a read-only handle."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --- reading ----------------------------------------------------------------------------
-
-def _resolve_format(path: Path, format: str) -> str:
-    if format != "auto":
-        if format not in FORMATS:
-            raise DataError(f"{path.name}: unknown format {format!r}; allowed formats: auto, "
-                            f"{', '.join(FORMATS)}")
-        return format
-    suffix = path.suffix.lower()
-    for name, extensions in FORMATS.items():
-        if suffix in extensions:
-            return name
-    raise DataError(f"{path.name}: unrecognised file extension {suffix or '(none)'!r}; "
-                    f"allowed formats: {_ALLOWED}")
-
-
-def _decode(raw: bytes, name: str) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError(f"{name}: cannot decode the text with any of {', '.join(_CSV_ENCODINGS)}; "
-                    "re-save the file as UTF-8 CSV")
-
-
-def _delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:  # e.g. a single column: fall back to the most frequent in the header
-        header = text.splitlines()[0] if text else ""
-        return max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
-
-
-def _read_csv(raw: bytes, name: str, attrs: dict) -> pd.DataFrame:
-    text, attrs["source_encoding"] = _decode(raw, name)
-    if not text.strip():
-        raise DataError(f"{name}: the file holds no text (only an encoding mark or blanks)")
-    attrs["source_delimiter"] = _delimiter(text)
-    # Cells stay text (no type guessing) so ids like '007' and codes like '-99' survive;
-    # validate_responses converts the item and duration columns.
-    return pd.read_csv(io.StringIO(text), sep=attrs["source_delimiter"], dtype=str,
-                       keep_default_na=False, na_values=[""], skip_blank_lines=True)
-
-
-def _read_excel(raw: bytes, path: Path, sheet: str | int | None, attrs: dict) -> pd.DataFrame:
-    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
-    try:
-        book = pd.ExcelFile(io.BytesIO(raw), engine=engine)
-    except ImportError:
-        raise DataError(f"{path.name}: legacy .xls files need the 'xlrd' package, which is not "
-                        "installed; open the file in Excel and save it as .xlsx") from None
-    with book:
-        names = [str(s) for s in book.sheet_names]
-        chosen = 0 if sheet is None else sheet
-        if isinstance(chosen, str) and chosen not in names or \
-                isinstance(chosen, int) and not 0 <= chosen < len(names):
-            raise DataError(f"{path.name}: no sheet {chosen!r}; the workbook has sheets "
-                            f"{', '.join(map(repr, names))}")
-        attrs["source_sheet"] = names[chosen] if isinstance(chosen, int) else chosen
-        return book.parse(chosen, keep_default_na=False, na_values=[""])
-
-
-def _read_spss(path: Path, attrs: dict) -> pd.DataFrame:
-    import pyreadstat
-
-    # Codes stay numbers; labels travel in attrs. Declared user-missing codes become NaN.
-    frame, meta = pyreadstat.read_sav(str(path), apply_value_formats=False, user_missing=False)
-    attrs["source_encoding"] = meta.file_encoding
-    attrs["value_labels"] = {col: dict(labels) for col, labels in meta.variable_value_labels.items()}
-    attrs["column_labels"] = {col: label for col, label in
-                              zip(meta.column_names, meta.column_labels) if label}
-    return frame
-
-
-def read_table(path: str | Path, format: str = "auto",
-               sheet: str | int | None = None) -> pd.DataFrame:
-    """Read a survey export read-only: CSV, Excel, Parquet or SPSS ``.sav``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file. It is only ever opened for reading.
-    format : {"auto", "csv", "excel", "parquet", "spss"}
-        ``"auto"`` decides from the extension (see :data:`FORMATS`).
-    sheet : str or int, optional
-        Excel sheet name or 0-based position; the first sheet by default.
-
-    Returns
-    -------
-    DataFrame
-        With ``attrs``: ``source_path``, ``source_format``, ``source_sha256``,
-        ``source_encoding`` (CSV: ``"utf-8"``, ``"utf-8-sig"`` (BOM stripped) or
-        ``"gb18030"`` (a superset of GBK); SPSS: the file's declared encoding; else None),
-        and per format ``source_delimiter``, ``source_sheet``, ``value_labels``,
-        ``column_labels``.
-
-    Notes
-    -----
-    CSV encodings are tried in the order UTF-8, UTF-8 with BOM, GB18030; the delimiter is
-    chosen among ``,`` ``;`` and tab with :class:`csv.Sniffer`. CSV cells are kept as text;
-    only empty cells become missing. The SHA-256 is of exactly the bytes parsed (SPSS: of
-    the file, read just before parsing).
-    """
-    path = Path(path)
-    fmt = _resolve_format(path, format)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (allowed formats: {_ALLOWED})")
-    if sheet is not None and fmt != "excel":
-        raise DataError(f"{path.name}: 'sheet' applies to Excel files only; this is read as {fmt}")
-    attrs: dict[str, Any] = {"source_path": str(path), "source_format": fmt, "source_encoding": None}
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name}: the file is empty; expected a {fmt} table")
-    try:
-        if fmt == "spss":
-            attrs["source_sha256"] = file_sha256(path)
-            frame = _read_spss(path, attrs)
-        else:
-            with open(path, "rb") as handle:
-                raw = handle.read()
-            attrs["source_sha256"] = hashlib.sha256(raw).hexdigest()
-            if fmt == "csv":
-                frame = _read_csv(raw, path.name, attrs)
-            elif fmt == "excel":
-                frame = _read_excel(raw, path, sheet, attrs)
-            else:
-                frame = pd.read_parquet(io.BytesIO(raw))
-    except DataError:
-        raise
-    except Exception as exc:  # parsers raise many types; the user needs one readable message
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path.name}: cannot read as {fmt} ({reason}); allowed formats: "
-                        f"{_ALLOWED}") from None
-    if frame.shape[1] == 0 or frame.shape[0] == 0:
-        raise DataError(f"{path.name}: no data rows found (a header at most); expected one row "
-                        "per respondent")
-    # Notes from an earlier session (Parquet keeps attrs) would be repeated in this one's report.
-    frame.attrs = {**{k: v for k, v in frame.attrs.items() if k != "ingest_notes"}, **attrs}
-    return frame
-
-
 # --- validation ---------------------------------------------------------------------------
-
-def _normal(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
-def _label_points(instrument: Instrument) -> dict[str, int]:
-    """Normalised scale label (any language) -> point; labels ambiguous across languages drop out."""
-    points: dict[str, set[int]] = {}
-    for anchors in instrument.scale.anchors.values():
-        for point, label in anchors.items():
-            points.setdefault(_normal(label), set()).add(int(point))
-    return {label: next(iter(p)) for label, p in points.items() if len(p) == 1}
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # list-like cells (e.g. Parquet arrays) are not missing
-        return False
-
-
-class _CellRules:
-    """How one table's cells read: missing codes, scale labels, decimal mark."""
-
-    def __init__(self, instrument: Instrument, missing_codes: tuple[str, ...], data: pd.DataFrame):
-        self.points = instrument.scale.points
-        self.labels = _label_points(instrument)
-        self.example_label = instrument.scale.anchors["en"][self.points]
-        self.languages = ", ".join(instrument.scale.anchors)
-        self.missing_codes = missing_codes
-        # Semicolon-separated files come from locales that write 403,5 for 403.5.
-        self.decimal_comma = data.attrs.get("source_delimiter") == ";"
-        self.missing_text = {_normal(str(code)) for code in missing_codes}
-        self.missing_numbers = {n for n in map(self.number, missing_codes) if n is not None}
-
-    def number(self, value: Any) -> float | None:
-        if isinstance(value, (bool, np.bool_)):
-            return None
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            return float(value)
-        text = str(value).strip()
-        if self.decimal_comma and re.fullmatch(r"-?\d+,\d+", text):
-            text = text.replace(",", ".")
-        try:
-            return float(text)  # also full-width digits such as '７'
-        except ValueError:
-            return None
-
-    def is_missing(self, value: Any) -> bool:
-        if _is_missing(value):
-            return True
-        if isinstance(value, str) and _normal(value) in self.missing_text:
-            return True
-        return self.number(value) in self.missing_numbers
-
-    def classify(self, value: Any) -> tuple[str, Any]:
-        """('missing'|'label'|'number'|'bad', point or reason) for one cell value."""
-        if self.is_missing(value):
-            return "missing", None
-        if isinstance(value, str) and _normal(value) in self.labels:
-            return "label", self.labels[_normal(value)]
-        number, points = self.number(value), self.points
-        if number is None:
-            return "bad", f"value {value!r} is neither a number in 1..{points} nor a scale label"
-        if not number.is_integer():
-            return "bad", f"value {number:g} is not a whole number in 1..{points}"
-        if not 1 <= number <= points:
-            return "bad", f"value {number:g} is outside 1..{points}"
-        return "number", int(number)
-
 
 def _where(data: pd.DataFrame) -> tuple[str, int]:
     """How to cite row positions: spreadsheet lines under one header, else 1-based rows."""
@@ -343,7 +110,7 @@ def _check_columns(data: pd.DataFrame, items: list[str], source: str) -> None:
                     f"{hint} Expected all of {_listing(items, 3)} ({len(items)} items).")
 
 
-def _convert_items(data: pd.DataFrame, items: list[str], rules: _CellRules, source: str,
+def _convert_items(data: pd.DataFrame, items: list[str], rules: CellRules, source: str,
                    notes: list[str]) -> dict[str, pd.arrays.IntegerArray]:
     points = rules.points
     unit, offset = _where(data)
@@ -413,7 +180,7 @@ def _respondent_ids(data: pd.DataFrame, id_column: str, source: str, notes: list
     return ids
 
 
-def _durations(data: pd.DataFrame, column: str, rules: _CellRules, source: str) -> pd.Series:
+def _durations(data: pd.DataFrame, column: str, rules: CellRules, source: str) -> pd.Series:
     values = data[column].tolist()
     numbers = [np.nan if rules.is_missing(v) else rules.number(v) for v in values]
     bad = np.flatnonzero([n is None or n < 0 for n in numbers])
@@ -470,7 +237,7 @@ def validate_responses(data: pd.DataFrame, instrument: Instrument, source: str |
     items = instrument.likert_items
     _check_columns(data, items, source)
     notes: list[str] = list(data.attrs.get("ingest_notes", []))
-    rules = _CellRules(instrument, missing_codes, data)
+    rules = CellRules(instrument, missing_codes, data)
     converted = _convert_items(data, items, rules, source, notes)
     result = data.copy(deep=True)
     for item, values in converted.items():

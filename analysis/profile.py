@@ -8,24 +8,23 @@ typed literals that papermill injects into the study notebook's parameters cell.
 
 Validation is driven by one declarative :data:`SCHEMA` (sections of :class:`Field`
 specs) walked by one generic function, so a new section or key is a few lines in the
-schema plus a dataclass field, never another if-chain.
+schema plus a dataclass field, never another if-chain. That generic machinery lives in
+:mod:`analysis.profile_schema`; :class:`Field` and :class:`Section` are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
-
-import yaml
+from typing import Any
 
 from analysis.errors import ConfigError
 from analysis.paths import CLIENTS_DIR, PROJECT_ROOT
+from analysis.profile_schema import Field, Section
+from analysis.profile_schema import read_yaml as _read_yaml
+from analysis.profile_schema import validate as _validate
 
 __all__ = [
     "ClientInfo",
@@ -42,9 +41,6 @@ __all__ = [
     "load_profile",
     "available_profiles",
 ]
-
-_REQUIRED = object()
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 # --------------------------------------------------------------------------- values
@@ -114,82 +110,6 @@ class BehaviourSettings:
 
 
 # --------------------------------------------------------------------------- schema
-def _number(value: float) -> str:
-    """A bound as written in a profile: 2000000 rather than 2e+06."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One leaf key: its type (``kind``), default, allowed range or choices."""
-
-    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "path"
-    default: Any = _REQUIRED
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    nullable: bool = False
-    param: str | None = None  # parameter name in to_parameters(); default prefix + key
-
-    @property
-    def required(self) -> bool:
-        return self.default is _REQUIRED
-
-    def describe(self) -> str:
-        """The expected value in words, for error messages."""
-        noun = {"int": "an integer", "float": "a number", "slug": "a lower-case slug "
-                "(letters, digits, '-', '_')", "str": "a non-empty string",
-                "text": "a string", "path": "a file path",
-                "bool": "true or false"}.get(self.kind, "one of")
-        if self.kind == "choice":
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.minimum is not None and self.maximum is not None:
-            return f"{noun} between {_number(self.minimum)} and {_number(self.maximum)}"
-        if self.minimum is not None:
-            return f"{noun} >= {_number(self.minimum)}"
-        return noun + (" or null" if self.nullable else "")
-
-    def convert(self, value: Any) -> Any:
-        """Return the typed value, or raise ValueError if it does not fit."""
-        if value is None and self.nullable:
-            return None
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if self.kind in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError
-            if self.kind == "int" and not isinstance(value, int):
-                raise ValueError
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError
-            value = int(value) if self.kind == "int" else float(value)
-            if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum
-            ):
-                raise ValueError
-            return value
-        if not isinstance(value, str):
-            raise ValueError
-        if self.kind == "choice" and value not in self.choices:
-            raise ValueError
-        if self.kind == "slug" and not _SLUG.match(value):
-            raise ValueError
-        if self.kind in ("str", "path", "slug") and not value.strip():
-            raise ValueError
-        return value
-
-
-@dataclass(frozen=True)
-class Section:
-    """A mapping of keys to :class:`Field` (or nested :class:`Section`) specs."""
-
-    children: Mapping[str, "Field | Section"]
-    build: Callable[..., Any] = dict
-    param_prefix: str = ""
-
-
 def _share(default: float) -> Field:
     return Field("float", default, 0.0, 0.5)
 
@@ -310,89 +230,6 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
-
-
-def _validate(raw: Any, spec: Field | Section, key_path: str, source: str) -> Any:
-    """Validate ``raw`` against ``spec`` recursively; build the section objects."""
-    where = f"{source}: {key_path}" if key_path else source
-    if isinstance(spec, Field):
-        try:
-            return spec.convert(raw)
-        except ValueError:
-            raise ConfigError(
-                f"{where}: expected {spec.describe()}, got {raw!r} ({type(raw).__name__})"
-            ) from None
-    if raw is None:
-        raw = {}
-    allowed = ", ".join(spec.children)
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{where}: expected a mapping with keys {allowed}, got {raw!r} "
-            f"({type(raw).__name__})"
-        )
-    for key in raw:
-        if key not in spec.children:
-            close = difflib.get_close_matches(str(key), list(spec.children), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            prefix = f"{key_path}.{key}" if key_path else str(key)
-            raise ConfigError(f"{source}: {prefix}: unknown key{hint}; allowed keys: {allowed}")
-    values = {}
-    for key, child in spec.children.items():
-        child_path = f"{key_path}.{key}" if key_path else key
-        if key in raw:
-            values[key] = _validate(raw[key], child, child_path, source)
-        elif isinstance(child, Section):
-            values[key] = _validate({}, child, child_path, source)
-        elif child.required:
-            raise ConfigError(
-                f"{source}: {child_path}: required key missing; expected {child.describe()}"
-            )
-        else:
-            values[key] = child.default
-    return spec.build(**values)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable key; construct_mapping reports it
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(path: Path, source: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: not valid UTF-8 text ({exc.reason} at byte {exc.start})")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML syntax error: {exc}") from None
 
 
 def _resolve_data_path(raw: str, profile_path: Path, source: str) -> Path:

@@ -25,6 +25,24 @@ from scipy.stats import norm
 from analysis.errors import ConfigError, DataError
 from analysis.atomic import atomic_path
 from analysis.seeding import component_rng, seed_sequence
+from analysis.simulate.careless_draws import (  # constants re-exported for old imports
+    ATTENTIVE_QC_ACCURACY as ATTENTIVE_QC_ACCURACY,
+    CARELESS_TYPES,
+    DEFAULT_CARELESS_MIX,
+    MAX_SHARE as MAX_SHARE,
+    SECONDS_PER_ITEM as SECONDS_PER_ITEM,
+    SPEEDER_SECONDS_PER_ITEM as SPEEDER_SECONDS_PER_ITEM,
+    SPEEDER_STRAIGHT_BLOCK as SPEEDER_STRAIGHT_BLOCK,
+    STRAIGHTLINE_VALUE_WEIGHTS as STRAIGHTLINE_VALUE_WEIGHTS,
+    STRAIGHTLINE_WHOLE_SURVEY as STRAIGHTLINE_WHOLE_SURVEY,
+    assign_careless,
+    attention_answers,
+    careless_answers,
+    check_mix,
+    check_share,
+    durations,
+    missing_cells,
+)
 from analysis.simulate.truth import GroundTruth, default_truth
 
 __all__ = [
@@ -38,19 +56,7 @@ __all__ = [
     "DEFAULT_CARELESS_MIX",
 ]
 
-CARELESS_TYPES = ("straightliner", "random", "speeder")
-DEFAULT_CARELESS_MIX = {"straightliner": 0.35, "random": 0.40, "speeder": 0.25}
-MAX_SHARE = 0.5
 MIN_N = 50
-ATTENTIVE_QC_ACCURACY = 0.98
-# Straight-liners mostly pick the midpoint, a favourable answer or an extreme.
-STRAIGHTLINE_VALUE_WEIGHTS = np.array([0.06, 0.03, 0.05, 0.30, 0.16, 0.12, 0.28])
-STRAIGHTLINE_WHOLE_SURVEY = 0.70
-SPEEDER_STRAIGHT_BLOCK = 0.50
-# Seconds per Likert item: median and log-SD of a lognormal, or a uniform range (speeders).
-SECONDS_PER_ITEM = {"attentive": (6.0, 0.30), "straightliner": (3.0, 0.35),
-                    "random": (4.0, 0.35)}
-SPEEDER_SECONDS_PER_ITEM = (0.6, 1.6)
 # Chinese online shoppers, rounded from CNNIC-style survey profiles; unknown demographics
 # (or changed option codes) fall back to equal shares.
 DEMOGRAPHIC_SHARES = {
@@ -95,44 +101,6 @@ class SimulatedSurvey:
     truth: GroundTruth
     params: dict[str, Any]
     latent_responses: pd.DataFrame | None = field(default=None, repr=False)
-
-
-def _check_share(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not 0.0 <= float(value) <= MAX_SHARE:
-        raise ConfigError(f"simulate_survey: parameter '{name}': expected a number in "
-                          f"[0, {MAX_SHARE}], got {value!r}")
-    return float(value)
-
-
-def _check_mix(mix: Mapping[str, float] | None, careless_share: float) -> dict[str, float]:
-    if mix is None:
-        return dict(DEFAULT_CARELESS_MIX)
-    if not isinstance(mix, Mapping):
-        raise ConfigError("simulate_survey: parameter 'careless_mix': expected a mapping "
-                          f"with keys from {list(CARELESS_TYPES)}, got {mix!r}")
-    unknown = sorted(set(mix) - set(CARELESS_TYPES))
-    if unknown:
-        raise ConfigError(f"simulate_survey: parameter 'careless_mix': unknown keys {unknown}; "
-                          f"allowed keys: {list(CARELESS_TYPES)}")
-    bad = {k: v for k, v in mix.items() if isinstance(v, bool)
-           or not isinstance(v, (int, float, np.number)) or not v >= 0}
-    total = sum(float(v) for k, v in mix.items() if k not in bad)
-    if bad or (careless_share > 0 and total <= 0):
-        raise ConfigError("simulate_survey: parameter 'careless_mix': expected non-negative "
-                          f"weights with a positive sum for {list(CARELESS_TYPES)}, got "
-                          f"{dict(mix)!r}")
-    return {t: float(mix.get(t, 0.0)) / total if total > 0 else 0.0 for t in CARELESS_TYPES}
-
-
-def _allocate(total: int, mix: dict[str, float]) -> dict[str, int]:
-    """Split ``total`` by ``mix`` with the largest-remainder method (exact shares)."""
-    raw = {t: total * w for t, w in mix.items()}
-    counts = {t: int(np.floor(v)) for t, v in raw.items()}
-    by_remainder = sorted(raw, key=lambda t: (-(raw[t] - counts[t]), CARELESS_TYPES.index(t)))
-    for t in by_remainder[: total - sum(counts.values())]:
-        counts[t] += 1
-    return counts
 
 
 def _draw_latents(truth: GroundTruth, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -220,30 +188,6 @@ def _draw_items(truth: GroundTruth, latents: pd.DataFrame, items: list[str],
     return pd.DataFrame(continuous, columns=items), answers
 
 
-def _careless_answers(kind: str, blocks: list[list[int]], n_items: int, points: int,
-                      rng: np.random.Generator) -> np.ndarray:
-    """One careless respondent's answers over all Likert columns (indices per block)."""
-    weights = STRAIGHTLINE_VALUE_WEIGHTS if points == len(STRAIGHTLINE_VALUE_WEIGHTS) \
-        else np.full(points, 1.0 / points)
-
-    def straight_value() -> int:
-        return int(rng.choice(points, p=weights)) + 1
-
-    row = rng.integers(1, points + 1, size=n_items)
-    if kind == "random":
-        return row
-    whole = kind == "straightliner" and rng.random() < STRAIGHTLINE_WHOLE_SURVEY
-    value = straight_value()
-    for block in blocks:
-        if kind == "straightliner":
-            if not whole and rng.random() < 0.5:
-                value = straight_value()
-            row[block] = value
-        elif rng.random() < SPEEDER_STRAIGHT_BLOCK:
-            row[block] = straight_value()
-    return row
-
-
 def _demographics(instrument, loyalty: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     out = {}
     n = len(loyalty)
@@ -260,46 +204,6 @@ def _demographics(instrument, loyalty: np.ndarray, rng: np.random.Generator) -> 
         index = np.searchsorted(norm.ppf(cumulative), propensity)
         out[demographic.id] = np.asarray(codes, dtype=object)[index]
     return pd.DataFrame(out)
-
-
-def _attention_answers(checks: Mapping[str, int], n: int, points: int,
-                       rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Attentive answers to instructed-response items; a miss lands next to the target."""
-    out = {}
-    for item, expected in checks.items():
-        miss = rng.random(n) >= ATTENTIVE_QC_ACCURACY
-        step = np.where(rng.random(n) < 0.5, -1, 1)
-        outside = (expected + step < 1) | (expected + step > points)
-        out[item] = np.where(miss, np.where(outside, expected - step, expected + step),
-                             expected).astype(np.int8)
-    return out
-
-
-def _assign_careless(n: int, share: float, mix: dict[str, float],
-                     rng: np.random.Generator) -> tuple[np.ndarray, dict[str, int]]:
-    n_careless = int(round(share * n))
-    counts = _allocate(n_careless, mix)
-    kinds = np.full(n, "attentive", dtype=object)
-    chosen = rng.permutation(n)[:n_careless]
-    kinds[chosen] = np.repeat(list(CARELESS_TYPES), [counts[t] for t in CARELESS_TYPES])
-    return kinds, counts
-
-
-def _durations(kinds: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
-    per_item = np.empty(len(kinds))
-    for kind, (median, log_sd) in SECONDS_PER_ITEM.items():
-        mask = kinds == kind
-        per_item[mask] = median * np.exp(log_sd * rng.standard_normal(mask.sum()))
-    speeders = kinds == "speeder"
-    per_item[speeders] = rng.uniform(*SPEEDER_SECONDS_PER_ITEM, size=speeders.sum())
-    return np.round(per_item * n_items, 1)
-
-
-def _missing_cells(n: int, n_items: int, share: float, rng: np.random.Generator) -> np.ndarray:
-    """Exactly ``round(share * n * n_items)`` cells, chosen completely at random."""
-    mask = np.zeros(n * n_items, dtype=bool)
-    mask[rng.choice(n * n_items, size=int(round(share * n * n_items)), replace=False)] = True
-    return mask.reshape(n, n_items)
 
 
 def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = None,
@@ -356,9 +260,9 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < MIN_N:
         raise ConfigError(f"simulate_survey: parameter 'n': expected an integer >= {MIN_N}, "
                           f"got {n!r}")
-    careless_share = _check_share("careless_share", careless_share)
-    missing_share = _check_share("missing_share", missing_share)
-    mix = _check_mix(careless_mix, careless_share)
+    careless_share = check_share("careless_share", careless_share)
+    missing_share = check_share("missing_share", missing_share)
+    mix = check_mix(careless_mix, careless_share)
     root = seed_sequence(random_state, "simulate_survey")
     if instrument is None:
         from analysis.instrument import load_instrument
@@ -400,26 +304,26 @@ def simulate_survey(instrument=None, n: int = 500, truth: GroundTruth | None = N
     column = {item: j for j, item in enumerate(likert)}
     table = np.zeros((n, len(likert)), dtype=np.int8)
     table[:, [column[i] for i in substantive]] = answers
-    for item, answer in _attention_answers(checks, n, points,
+    for item, answer in attention_answers(checks, n, points,
                                            component_rng(root, "attention")).items():
         table[:, column[item]] = answer
 
-    kinds, counts = _assign_careless(n, careless_share, mix,
+    kinds, counts = assign_careless(n, careless_share, mix,
                                      component_rng(root, "careless_assignment"))
     blocks = [[column[i] for i in items if i in column] for items in instrument.blocks.values()]
     in_block = {j for block in blocks for j in block}
     blocks += [[j] for j in range(len(likert)) if j not in in_block]
     rng = component_rng(root, "careless_answers")
     for r in np.flatnonzero(kinds != "attentive"):
-        table[r] = _careless_answers(kinds[r], blocks, len(likert), points, rng)
+        table[r] = careless_answers(kinds[r], blocks, len(likert), points, rng)
 
     missing = np.zeros(table.shape, dtype=bool)
-    missing[:, [column[i] for i in substantive]] = _missing_cells(
+    missing[:, [column[i] for i in substantive]] = missing_cells(
         n, len(substantive), missing_share, component_rng(root, "missing"))
     data = pd.DataFrame({
         "respondent_id": [f"R{i:05d}" for i in range(1, n + 1)],
         "survey_language": language,
-        "duration_sec": _durations(kinds, len(likert), component_rng(root, "durations")),
+        "duration_sec": durations(kinds, len(likert), component_rng(root, "durations")),
     })
     items_frame = pd.DataFrame({item: pd.arrays.IntegerArray(table[:, j], missing[:, j])
                                 for j, item in enumerate(likert)})
