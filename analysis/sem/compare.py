@@ -9,7 +9,7 @@ or any object with such a dict in ``fit_``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from ..errors import ModelError
 from .robust import _semopy_sigma, robust_ml, semopy_moment_jacobian, vech_pairs
 
 __all__ = [
+    "chisq_difference",
     "chisq_difference_test",
     "compare_models",
     "satorra_bentler_2001",
@@ -101,26 +102,50 @@ def satorra_bentler_2010(chisq0: float, df0: int, scaling0: float, chisq1: float
     return _result((chisq0 - chisq1) / scaling, df_diff, scaling, "satorra.bentler.2010", note)
 
 
-def _fit_dict(name: str, fit) -> Mapping:
-    fit = getattr(fit, "fit_", fit)
-    if not isinstance(fit, Mapping):
-        raise ModelError(f"model {name!r}: expected a fit dict or a fitted model with fit_, got {type(fit).__name__}")
-    missing = [key for key in ("chisq", "df", "npar", "loglik") if key not in fit]
+def _fit_dict(name: str, fit, required: Sequence[str] = ("chisq", "df", "npar", "loglik")) -> Mapping:
+    measures = getattr(fit, "fit_", fit)
+    if not isinstance(measures, Mapping):
+        raise ModelError(f"model {name!r}: expected a fitted model (with fit_ holding chisq and df) or a fit dict, "
+                         f"got {type(fit).__name__}")
+    missing = [key for key in required if key not in measures]
     if missing:
-        raise ModelError(f"model {name!r}: fit lacks {', '.join(missing)}; available keys: {', '.join(fit)}")
-    return fit
+        raise ModelError(f"model {name!r}: fit lacks {', '.join(missing)}; available keys: {', '.join(measures)}")
+    return measures
 
 
-def compare_models(fits: Mapping[str, object], *, method: str = "default",
+def chisq_difference(fit_restricted, fit_free) -> dict:
+    """Chi-square difference test of two nested ML fits (fitted models or fit dicts).
+
+    Notes
+    -----
+    Delta chi2 = chi2_restricted - chi2_free on df_restricted - df_free degrees of freedom
+    (:func:`chisq_difference_test`); ``lavaan::lavTestLRT(free, restricted)`` for ML.
+    Nesting itself cannot be verified from the fits; the call checks the df order and
+    that both were fitted on the same number of rows.
+    """
+    r = _fit_dict("restricted", fit_restricted, ("chisq", "df"))
+    f = _fit_dict("free", fit_free, ("chisq", "df"))
+    if int(r["df"]) <= int(f["df"]):
+        raise ModelError(f"chisq_difference: the restricted model must have more degrees of freedom than "
+                         f"the free one; got df {int(r['df'])} (restricted) vs {int(f['df'])} (free)")
+    if "n" in r and "n" in f and int(r["n"]) != int(f["n"]):
+        raise ModelError(f"chisq_difference: the models were fitted on different numbers of rows "
+                         f"({int(r['n'])} vs {int(f['n'])}); nested models need the same data")
+    return chisq_difference_test(float(r["chisq"]), int(r["df"]), float(f["chisq"]), int(f["df"]))
+
+
+def compare_models(fits: Mapping[str, object] | Sequence, names: Sequence[str] | None = None, *,
+                   method: str = "default",
                    m10_scaling_factors: Mapping[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """Fit table of several models with a difference test of each model to the previous one.
 
     Parameters
     ----------
-    fits : mapping name -> fit dict (or fitted model with ``fit_``)
-        In the order to report; each row is tested against the row above, the one with
-        more df taken as the restricted model (pass models in order of increasing df to
-        get lavTestLRT's layout).
+    fits : mapping name -> fit dict (or fitted model with ``fit_``), or a sequence of them
+        Rows are ordered by increasing df (least constrained first, as ``lavTestLRT``);
+        each row is tested against the row above.
+    names : sequence of str, optional
+        Names for a sequence of fits (default "model_1", ...).
     method : {"default", "standard", "satorra.bentler.2001", "satorra.bentler.2010"}
         "default" is "standard" for ML fits and "satorra.bentler.2001" when the fits
         carry a scaling factor (lavaan's default for MLR).
@@ -142,9 +167,16 @@ def compare_models(fits: Mapping[str, object], *, method: str = "default",
     """
     if method not in _METHODS:
         raise ModelError(f"method must be one of {', '.join(_METHODS)}; got {method!r}")
-    if len(fits) < 1:
-        raise ModelError("compare_models needs at least one model")
+    if not isinstance(fits, Mapping):
+        fits = list(fits)
+        names = list(names) if names is not None else [f"model_{k}" for k in range(1, len(fits) + 1)]
+        if len(names) != len(fits):
+            raise ModelError(f"compare_models: {len(names)} names for {len(fits)} models")
+        fits = dict(zip(names, fits))
     table = {name: _fit_dict(name, fit) for name, fit in fits.items()}
+    if len(table) < 2:
+        raise ModelError(f"compare_models needs at least two models, got {len(table)}")
+    table = dict(sorted(table.items(), key=lambda item: int(item[1]["df"])))  # stable: ties keep their order
     scaled = [name for name, fit in table.items() if np.isfinite(fit.get("chisq_scaling_factor", np.nan))
               or fit["df"] == 0]
     any_scaled = any("chisq_scaling_factor" in fit for fit in table.values())

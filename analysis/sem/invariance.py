@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from .comparison import chisq_difference
+from .compare import chisq_difference
 from .engine import SEMEngine
 
 __all__ = [

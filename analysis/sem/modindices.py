@@ -4,8 +4,8 @@ For every parameter that is fixed (usually to zero) but could be freed — cross
 residual covariances, regressions among the model's variables, latent covariances, and
 the model's own fixed parameters — the score test says how much the chi-square would
 drop if it were freed (MI, 1 df) and by how much the parameter would move (EPC).
-Plain (non-robust) chi-square difference tests and AIC/BIC model tables are in
-:mod:`.comparison` and re-exported here.
+Chi-square difference tests (plain and scaled) and AIC/BIC model tables are in
+:mod:`.compare` and re-exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import engine_fiml as lik
-from .comparison import chisq_difference, compare_models
+from .compare import chisq_difference, compare_models
 from .engine_ram import RamModel
 from .engine_results import standardize_all
 from .information import complete_data_information, expected_information
