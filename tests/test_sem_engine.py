@@ -298,8 +298,11 @@ def _heywood_data() -> pd.DataFrame:
 def test_heywood_case_is_reported_not_raised():
     fitted = SEMEngine("f =~ a + b + c").fit(_heywood_data())
     assert fitted.converged_
-    assert any(w.startswith("Heywood case: negative variance") and w.endswith("for a") for w in fitted.warnings_)
-    assert any("exceeds 1" in w for w in fitted.warnings_)
+    heywood = [p for p in fitted.problems_ if p.kind == "heywood"]
+    assert [p.where for p in heywood] == ["a ~~ a"] and heywood[0].value < 0
+    assert any(p.kind == "std_out_of_range" and p.where == "f =~ a" for p in fitted.problems_)
+    assert {p.message for p in fitted.problems_} <= set(fitted.warnings_)  # reported, not only recorded
+    assert any("negative" in w and "a ~~ a" not in w and " a " in w for w in fitted.warnings_)
 
 
 def test_unidentified_model_is_reported():

@@ -196,3 +196,12 @@ def test_unknown_estimator_is_a_config_error():
 
     with pytest.raises(ConfigError, match="expected one of ML, MLR"):
         StructuralEquationModel(HS_MODEL, estimator="GLS")
+
+
+@pytest.mark.parametrize("missing", ["listwise", "fiml"])
+def test_a_user_fixed_variance_is_not_a_heywood_case(missing):
+    """x1 ~~ 0*x1 is the user's choice; only estimated variances at or below 0 are improper."""
+    from analysis.sem.api import fit_model
+
+    fitted = fit_model(_data("holzinger39"), HS_MODEL + "\nx1 ~~ 0*x1", missing=missing)
+    assert not [p for p in fitted.problems_ if p.kind == "heywood"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from .admissibility import Problem, admissibility_table, check_admissibility
 from .bootstrap import (
-    BootstrapResult, bias_corrected_interval, bootstrap_defined, bootstrap_effects, percentile_interval,
+    BootstrapResult,
+    bias_corrected_interval,
+    bootstrap_defined,
+    bootstrap_effects,
+    percentile_interval,
 )
 from .effects import effect_matrices, specific_indirect_effects, structural_effects
 from .indices import fit_measures

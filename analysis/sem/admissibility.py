@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["PROBLEM_KINDS", "Problem", "admissibility_table", "check_admissibility"]
+__all__ = ["PROBLEM_KINDS", "Problem", "admissibility_table", "check_admissibility", "check_groups"]
 
 #: Kinds of problem, in the order the report lists them.
 PROBLEM_KINDS = ("non_convergence", "not_identified", "heywood", "std_out_of_range", "non_positive_definite")
@@ -204,6 +204,24 @@ def check_admissibility(estimates: pd.DataFrame, latent_covariance: np.ndarray |
             problem = _definiteness_problem(matrix, what, eigen_tol)
             if problem is not None:
                 problems.append(problem)
+    return problems
+
+
+def check_groups(estimates: pd.DataFrame, latent_covariances: dict, **options) -> list[Problem]:
+    """:func:`check_admissibility` per group of a multigroup table (column ``group``).
+
+    ``latent_covariances`` maps each group label to its latent covariance (a DataFrame,
+    so the variables involved can be named); group ``k`` of the table is the ``k``-th
+    label. Problems name their group in ``where`` and in the message.
+    """
+    problems = []
+    for number, (label, covariance) in enumerate(latent_covariances.items(), start=1):
+        part = estimates[estimates["group"] == number] if "group" in estimates.columns else estimates
+        for problem in check_admissibility(part, latent_covariance=covariance, **options):
+            if len(latent_covariances) > 1:
+                problem = Problem(problem.kind, f"{problem.where} (group {label})", problem.value,
+                                  f"Group {label!r}: {problem.message}")
+            problems.append(problem)
     return problems
 
 

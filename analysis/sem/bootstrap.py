@@ -31,8 +31,8 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, DataError, ModelError
-from .defined import evaluate
 from ..seeding import seed_sequence
+from .defined import evaluate
 from .effects import effect_matrices
 from .model import StructuralEquationModel, latent_structure
 

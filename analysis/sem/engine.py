@@ -23,11 +23,11 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import ConvergenceError, DataError, ModelError
 from . import engine_fiml as lik
+from .admissibility import check_groups
 from .engine_data import prepare_groups
 from .engine_fit import count_moments, fit_statistics, srmr_group
 from .engine_ram import RamModel
 from .engine_results import (
-    admissibility,
     defined_rows,
     r_squared,
     standardize_all,
@@ -321,7 +321,12 @@ class SEMEngine:
         latent_cov = [c[np.ix_(lv_index, lv_index)] for c in total]
         self.fit_ = self._fit_measures(implied)
         notes = [n for g in self.groups_ for n in g.notes] + list(self._optimizer_notes)
-        notes += admissibility(table, latent_cov, labels, multigroup)
+        # fixed variances (e.g. x1 ~~ 0*x1) are the user's choice, not Heywood cases
+        checked = table[(table["op"] != ":=") & ~((table["op"] == "~~") & (table["lhs"] == table["rhs"])
+                                                 & (table["free"] == 0))]
+        self.problems_ = check_groups(checked, {label: pd.DataFrame(cov, index=model.latent, columns=model.latent)
+                                                for label, cov in zip(labels, latent_cov)})
+        notes += [problem.message for problem in self.problems_]
         if self.model_.npar and not np.all(np.isfinite(self.vcov_)):
             notes.append("the information matrix is singular: the model may not be identified; "
                          "standard errors are not available")

@@ -8,7 +8,7 @@ from scipy import stats
 
 from .defined import DefinedParameter, delta_method_se, evaluate
 
-__all__ = ["admissibility", "defined_rows", "r_squared", "standardize_all", "wald_columns"]
+__all__ = ["defined_rows", "r_squared", "standardize_all", "wald_columns"]
 
 
 def standardize_all(table: pd.DataFrame, est: np.ndarray, total_var: list[dict[str, float]],
@@ -108,29 +108,6 @@ def defined_rows(defined: list[DefinedParameter], table: pd.DataFrame, vcov: np.
     if len(out):
         out = out.assign(**wald_columns(out["est"].to_numpy(), out["se"].to_numpy(float), ci_level))
     return out
-
-
-def admissibility(table: pd.DataFrame, latent_cov: list[np.ndarray], group_labels: list[str],
-                  multigroup: bool) -> list[str]:
-    """Heywood cases, standardized values beyond 1, non-positive-definite latent covariances."""
-    notes = []
-
-    def where(g):
-        return f" in group {group_labels[g - 1]!r}" if multigroup else ""
-
-    rows = table[table["op"] != ":="]
-    for rec in rows.itertuples(index=False):
-        if rec.op == "~~" and rec.lhs == rec.rhs and rec.est < 0:
-            notes.append(f"Heywood case: negative variance {rec.est:.4f} for {rec.lhs}{where(rec.group)}")
-        elif (rec.op in ("=~", "~") or (rec.op == "~~" and rec.lhs != rec.rhs)) and np.isfinite(rec.std_all) \
-                and abs(rec.std_all) > 1.0 + 1e-8:
-            kind = "correlation" if rec.op == "~~" else "standardized coefficient"
-            notes.append(f"{kind} {rec.lhs} {rec.op} {rec.rhs} = {rec.std_all:.3f} exceeds 1 in "
-                         f"magnitude{where(rec.group)}")
-    for g, cov in enumerate(latent_cov, start=1):
-        if cov.size and np.linalg.eigvalsh((cov + cov.T) / 2).min() <= 0:
-            notes.append(f"the model-implied latent covariance matrix is not positive definite{where(g)}")
-    return notes
 
 
 def r_squared(table: pd.DataFrame, group_labels: list[str]) -> pd.Series:

@@ -24,8 +24,8 @@ import semopy
 from scipy import stats
 
 from ..errors import ConfigError, ConvergenceError, DataError, ModelError
-from .defined import delta_method_se, evaluate, split_defined
 from .admissibility import check_admissibility
+from .defined import delta_method_se, evaluate, split_defined
 from .indices import fit_measures
 from .syntax import parse_model
 
@@ -293,8 +293,13 @@ class StructuralEquationModel:
         return pd.Series(r2, name="r2", dtype=float).sort_index()
 
     def _admissibility(self) -> list[str]:
-        self.problems_ = check_admissibility(self.estimates_, latent_covariance=self.structure_.covariance,
-                                             implied_covariance=self.implied_cov_)
+        est = self.estimates_
+        # a fixed variance (x1 ~~ 0*x1; no SE) is the user's choice, not a Heywood case
+        fixed_variance = (est["op"] == "~~") & (est["lhs"] == est["rhs"]) & est["se"].isna()
+        names = list(self.structure_.names)
+        self.problems_ = check_admissibility(
+            est[~fixed_variance], implied_covariance=self.implied_cov_,
+            latent_covariance=pd.DataFrame(self.structure_.covariance, index=names, columns=names))
         return [problem.message for problem in self.problems_]
 
     # --------------------------------------------------------------- results

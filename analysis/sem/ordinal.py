@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ModelError
+from .admissibility import check_admissibility
 from .defined import delta_method_se, evaluate
 from .ordinal_moments import ordinal_sample_stats
 from .ordinal_spec import OrdinalModelSpec, build_ordinal_spec
@@ -210,19 +211,10 @@ class OrdinalCFA:
         return pd.Series(r2, name="r2", dtype=float)
 
     def _admissibility(self) -> list[str]:
-        notes = []
-        est = self.estimates_
-        variances = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
-        for rec in variances.itertuples():
-            if rec.est < 0:
-                kind = "residual variance" if rec.lhs in self.spec_.items else "variance"
-                notes.append(f"Heywood case: negative {kind} {rec.est:.3f} for {rec.lhs}")
-        big = est[est["op"].isin(["=~", "~"]) & (est["std_all"].abs() > 1.0)]
-        for rec in big.itertuples():
-            notes.append(f"standardized {rec.lhs} {rec.op} {rec.rhs} = {rec.std_all:.3f} exceeds 1 in magnitude")
-        if np.linalg.eigvalsh(self.matrices_["phi"]).min() <= 0:
-            notes.append("the model-implied latent covariance matrix is not positive definite")
-        return notes
+        # item residual variances are derived (1 - explained) and belong in the check
+        phi = pd.DataFrame(self.matrices_["phi"], index=self.spec_.latents, columns=self.spec_.latents)
+        self.problems_ = check_admissibility(self.estimates_[self.estimates_["op"] != "|"], latent_covariance=phi)
+        return [problem.message for problem in self.problems_]
 
     # --------------------------------------------------------------- results
     @property

@@ -17,7 +17,13 @@ import pandas as pd
 from scipy.special import ndtr
 
 from ..errors import DataError
-from .polychoric import OrdinalData, cell_probabilities, ordinal_data, pair_tables, polychoric_correlations
+from .polychoric import (
+    OrdinalData,
+    cell_probabilities,
+    ordinal_data,
+    pair_tables,
+    polychoric_correlations,
+)
 
 __all__ = ["OrdinalSampleStats", "asymptotic_covariance", "ordinal_sample_stats"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConfigError, ModelError
 from ..atomic import atomic_write_text
+from ..errors import ConfigError, ModelError
 from .bootstrap import BootstrapResult, bootstrap_effects
 from .model import StructuralEquationModel
 

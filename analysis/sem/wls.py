@@ -23,7 +23,12 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..errors import ModelError
-from .indices import comparative_fit_index, rmsea, rmsea_confidence_interval, tucker_lewis_index
+from .indices import (
+    comparative_fit_index,
+    rmsea,
+    rmsea_confidence_interval,
+    tucker_lewis_index,
+)
 
 __all__ = ["DWLSResult", "ScaledTest", "dwls_fit_measures", "fit_dwls", "independence_baseline",
            "numerical_jacobian", "scaled_shifted_test"]
