@@ -27,6 +27,7 @@ from analysis.profile_schema import read_yaml as _read_yaml
 from analysis.profile_schema import validate as _validate
 
 __all__ = [
+    "parameter_names",
     "ClientInfo",
     "ReportSettings",
     "DataSettings",
@@ -215,14 +216,22 @@ class ClientProfile:
         bool or None.
         """
         parameters: dict[str, Any] = {}
-        for section_name, section in SCHEMA.items():
-            values = getattr(self, section_name)
-            for key, spec in section.children.items():
-                value = getattr(values, key)
-                name = spec.param or section.param_prefix + key
-                parameters[name] = str(value) if isinstance(value, Path) else value
+        for name, section_name, key in _parameter_keys():
+            value = getattr(getattr(self, section_name), key)
+            parameters[name] = str(value) if isinstance(value, Path) else value
         parameters["profile_path"] = str(self.source_path)
         return parameters
+
+
+def _parameter_keys() -> list[tuple[str, str, str]]:
+    """(notebook parameter name, section, key) for every profile key, from :data:`SCHEMA`."""
+    return [(spec.param or section.param_prefix + key, section_name, key)
+            for section_name, section in SCHEMA.items() for key, spec in section.children.items()]
+
+
+def parameter_names() -> list[str]:
+    """Every notebook parameter a profile provides (``to_parameters`` keys), from the schema."""
+    return [name for name, _, _ in _parameter_keys()] + ["profile_path"]
 
 
 def _display(path: Path) -> str:

@@ -52,9 +52,9 @@ class StudyContext:
     @classmethod
     def from_namespace(cls, namespace: dict[str, Any]) -> StudyContext:
         """Build the context from the notebook's globals (the papermill parameters)."""
-        from .profile import load_profile
+        from .profile import parameter_names
 
-        names = set(load_profile("default").to_parameters()) | {"output_dir", "instrument_path"}
+        names = set(parameter_names()) | {"output_dir", "instrument_path"}
         return cls.from_parameters({k: v for k, v in namespace.items() if k in names})
 
     @classmethod

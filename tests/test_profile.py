@@ -211,3 +211,10 @@ def test_crm_path_is_resolved_next_to_the_profile(tmp_path):
     profile = load_profile(write_profile(tmp_path, MINIMAL + "behaviour:\n  crm_path: acme_crm\n"))
     assert profile.behaviour.crm_path == (tmp_path / "acme_crm").resolve()
     assert profile.to_parameters()["crm_path"] == str((tmp_path / "acme_crm").resolve())
+
+
+def test_parameter_names_come_from_the_schema_not_a_profile_file():
+    """The notebook learns which globals are parameters without reading any profile."""
+    from analysis.profile import load_profile, parameter_names
+
+    assert set(parameter_names()) == set(load_profile("default").to_parameters())
