@@ -241,31 +241,15 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _resolve_data_path(raw: str, profile_path: Path, source: str) -> Path:
+def _resolve_path(raw: str, profile_path: Path, source: str, key: str, folder: bool, hint: str = "") -> Path:
+    """A file (or folder) named in the profile: absolute, or next to the profile, or under the project."""
     candidate = Path(raw).expanduser()
-    tried = [candidate] if candidate.is_absolute() else [
-        profile_path.parent / candidate, PROJECT_ROOT / candidate]
+    tried = [candidate] if candidate.is_absolute() else [profile_path.parent / candidate, PROJECT_ROOT / candidate]
     for path in tried:
-        if path.is_file():
+        if path.is_dir() if folder else path.is_file():
             return path.resolve()
-    raise ConfigError(
-        f"{source}: data.path: file not found: {raw!r} (looked in "
-        + " and ".join(str(p) for p in tried) + ")"
-    )
-
-
-def _resolve_crm_path(raw: str, profile_path: Path, source: str) -> Path:
-    candidate = Path(raw).expanduser()
-    tried = [candidate] if candidate.is_absolute() else [
-        profile_path.parent / candidate, PROJECT_ROOT / candidate]
-    for path in tried:
-        if path.is_dir():
-            return path.resolve()
-    raise ConfigError(
-        f"{source}: behaviour.crm_path: folder not found: {raw!r} (looked in "
-        + " and ".join(str(p) for p in tried) + "); expected a folder with the CRM tables "
-        "(orders.csv or orders.parquet, optionally customers and sessions)"
-    )
+    raise ConfigError(f"{source}: {key}: {'folder' if folder else 'file'} not found: {raw!r} (looked in "
+                      + " and ".join(str(p) for p in tried) + ")" + hint)
 
 
 def _check_behaviour(sections: dict, path: Path, source: str) -> BehaviourSettings:
@@ -279,7 +263,9 @@ def _check_behaviour(sections: dict, path: Path, source: str) -> BehaviourSettin
                           f"survey respondents from, got {behaviour.n_customers}")
     if behaviour.crm_path is None:
         return behaviour
-    crm_path = _resolve_crm_path(str(behaviour.crm_path), path, source)
+    crm_path = _resolve_path(str(behaviour.crm_path), path, source, "behaviour.crm_path", folder=True,
+                             hint="; expected a folder with the CRM tables (orders.csv or orders.parquet, "
+                                  "optionally customers and sessions)")
     return dataclasses.replace(behaviour, crm_path=crm_path)
 
 
@@ -337,7 +323,7 @@ def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = 
         if data.path is None:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'; "
                               "expected a file path, got None")
-        data = DataSettings(data.source, _resolve_data_path(str(data.path), path, source),
+        data = DataSettings(data.source, _resolve_path(str(data.path), path, source, "data.path", folder=False),
                             data.format)
     elif data.path is not None:
         data = DataSettings(data.source, Path(data.path), data.format)
