@@ -21,7 +21,7 @@ from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 from matplotlib.textpath import TextPath
 
 from analysis.errors import ConfigError, DataError
-from analysis.plots import BLUE, GREY, ORANGE, plt, styled
+from analysis.plot_style import BLUE, GREY, ORANGE, plt, styled
 
 __all__ = ["STUDY_LAYOUT", "layered_layout", "significance_stars", "path_diagram"]
 

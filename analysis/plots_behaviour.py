@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from analysis.errors import DataError
-from analysis.plots import (
+from analysis.plot_style import (
     BLUE,
     GREEN,
     GREY,
