@@ -6,7 +6,8 @@ names its baseline: either the obvious alternative (one worker instead of two, a
 start instead of a warm one, semopy's own fit instead of ours) or, where there is no
 alternative, a fixed NumPy workload (``numpy_unit``) that calibrates the machine.
 
-Results are printed as a table and written to ``reports/_output/bench/bench.json``.
+Results are printed as a table and written to ``reports/_output/bench/bench.json``
+(``bench-<name>.json`` for a partial run with ``--only``).
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> list[BenchRe
         print(f"{r.name:<60}{r.baseline:<36}{r.baseline_sec:9.3f}{r.candidate_sec:9.3f}{r.ratio:8.2f}")
         if r.note:
             print(f"    {r.note}")
-    out = OUTPUT_ROOT / "bench" / "bench.json"
+    # a partial run (--only) gets its own file so it never replaces the full results
+    out = OUTPUT_ROOT / "bench" / (f"bench-{only}.json" if only else "bench.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps({"numpy_unit_sec": unit, "quick": quick,
                                        "results": [asdict(r) for r in results]}, indent=2))

@@ -336,9 +336,10 @@ def recovery_table(ctx: StudyContext, truth: GroundTruth, structural: Structural
     for rec in structural.paths.itertuples():
         name = f"{rec.lhs} ~ {rec.rhs}" if rec.op == "~" else f"{rec.lhs} =~ {rec.rhs}"
         rows.append({"parameter": name, "true": rec.true, "estimate": rec.std_all})
+    true_r2 = truth.r_squared()
     for name, value in structural.sem.r2_.items():
-        if name in truth.r_squared().index:
-            rows.append({"parameter": f"R2 {name}", "true": float(truth.r_squared()[name]), "estimate": float(value)})
+        if name in true_r2.index:
+            rows.append({"parameter": f"R2 {name}", "true": float(true_r2[name]), "estimate": float(value)})
     if boot is not None:
         true = _true_effects(truth)
         for rec in boot.summary.itertuples():
