@@ -125,13 +125,9 @@ class StructuralEquationModel:
                                  f"{', '.join(unknown)}; labels in the model: {', '.join(sorted(labels)) or 'none'}")
 
     # ------------------------------------------------------------------ inputs
-    def _variables(self) -> list[str]:
-        return list(semopy.Model(self.core_model).vars["observed"])
-
-    def _prepare(self, data: pd.DataFrame) -> pd.DataFrame:
+    def _prepare(self, data: pd.DataFrame, observed: list[str]) -> pd.DataFrame:
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        observed = self._variables()
         missing = [v for v in observed if v not in data.columns]
         if missing:
             raise ModelError(
@@ -157,8 +153,8 @@ class StructuralEquationModel:
     # --------------------------------------------------------------- fitting
     def fit(self, data: pd.DataFrame) -> StructuralEquationModel:
         """Fit by maximum likelihood on the complete rows of ``data``."""
-        frame = self._prepare(data)
         model = semopy.Model(self.core_model)
+        frame = self._prepare(data, list(model.vars["observed"]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             logging.getLogger("semopy").setLevel(logging.ERROR)
