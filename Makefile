@@ -33,7 +33,7 @@ test: $(STAMP) ## Run the whole test suite (unit, lavaan parity, recovery, end-t
 	$(PY) -m pytest -n $(JOBS) -q
 
 bench: $(STAMP) ## Run the benchmarks; prints ratios against an in-process baseline
-	$(PY) -m analysis bench
+	$(PY) -m benchmarks
 
 survey: $(STAMP) ## Write the codebook and printable questionnaires to reports/_output/survey/
 	$(PY) -m analysis survey export --out reports/_output/survey

@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from .errors import ConfigError
+from analysis.errors import ConfigError
 
 __all__ = ["seed_sequence", "component_seed", "component_rng"]
 

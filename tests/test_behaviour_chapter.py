@@ -1,4 +1,4 @@
-"""The behavioural-loyalty chapter stages on a small simulated linked study."""
+"""The behavioural-loyalty chapter stages on a small simulated linked stages."""
 
 from __future__ import annotations
 
@@ -6,23 +6,29 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis import plots_behaviour, study
-from analysis.behaviour import chapter
+from analysis.plots import behaviour as plots_behaviour
+from analysis.study import behaviour as chapter
+from analysis.study import stages
 from analysis.simulate.linked import read_crm_export
 
-PARAMS = {"client_id": "pytest-behaviour", "seed": 17, "sample_size": 300, "careless_share": 0.05,
-          "missing_share": 0.0, "bootstrap_draws": 0, "n_jobs": 1, "ci_level": 0.95, "data_source": "simulated",
-          "behaviour_enabled": True, "n_customers": 4000, "crm_months": 24, "response_bias": 0.8,
-          "repeat_rate": 0.25, "return_rate": 0.18, "on_time_rate": 0.85, "churn_window_weeks": 26,
-          "clv_horizon_weeks": 52, "discount_rate": 0.1, "crm_path": None}
+PROFILE = {"analysis": {"seed": 17, "bootstrap_draws": 0, "n_jobs": 1},
+           "simulation": {"sample_size": 300, "careless_share": 0.05, "missing_share": 0.0},
+           "behaviour": {"enabled": True, "n_customers": 4000, "months": 24, "response_bias": 0.8}}
+
+
+def _context(folder, **changes):
+    from conftest import make_study_context
+
+    sections = {name: {**values, **changes.get(name, {})} for name, values in PROFILE.items()}
+    return make_study_context(folder, "pytest-behaviour", **sections)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    ctx = study.StudyContext.from_parameters({**PARAMS, "output_dir": str(tmp_path_factory.mktemp("chapter"))})
-    data = study.load_study_data(ctx)
-    clean = study.screen(ctx, data).clean
-    structural = study.structural_analysis(ctx, clean, data.truth)
+    ctx = _context(tmp_path_factory.mktemp("chapter"))
+    data = stages.load_study_data(ctx)
+    clean = stages.screen(ctx, data).clean
+    structural = stages.structural_analysis(ctx, clean, data.truth)
     crm = chapter.behaviour_data(ctx, data)
     chapter.crm_overview(ctx, crm)
     rfm = chapter.rfm_analysis(ctx, crm)
@@ -135,11 +141,10 @@ def test_practical_reading_and_readable_views(run):
 
 
 def test_switched_off_or_missing_crm_is_explained(run):
-    ctx = study.StudyContext.from_parameters({**PARAMS, "behaviour_enabled": False,
-                                              "output_dir": str(run["ctx"].output_dir)})
-    off = chapter.behaviour_data(ctx, study.StudyData(run["data"].responses, "test"))
+    ctx = _context(run["ctx"].output_dir.parent / "off", behaviour={"enabled": False})
+    off = chapter.behaviour_data(ctx, stages.StudyData(run["data"].responses, "test"))
     assert not off.available and off.note
-    file_data = study.StudyData(run["data"].responses, "file", behaviour_note="needs behaviour.crm_path")
+    file_data = stages.StudyData(run["data"].responses, "file", behaviour_note="needs behaviour.crm_path")
     assert "crm_path" in chapter.behaviour_data(run["ctx"], file_data).note
 
 
@@ -147,9 +152,9 @@ def test_client_crm_export_without_truth(run, tmp_path):
     folder = tmp_path / "crm"
     folder.mkdir()
     run["crm"].orders[["customer_id", "timestamp", "amount"]].to_parquet(folder / "orders.parquet")
-    data = study.StudyData(run["data"].responses.drop(columns="customer_id"), "file", crm=read_crm_export(folder),
+    data = stages.StudyData(run["data"].responses.drop(columns="customer_id"), "file", crm=read_crm_export(folder),
                            behaviour_note="CRM export.")
-    ctx = study.StudyContext.from_parameters({**PARAMS, "output_dir": str(tmp_path / "out")})
+    ctx = _context(tmp_path / "export")
     crm = chapter.behaviour_data(ctx, data)
     assert crm.available and not crm.simulated and crm.respondents is None and "customer_id" in crm.note
     rfm = chapter.rfm_analysis(ctx, crm)

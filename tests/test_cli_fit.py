@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis.__main__ import main
+from analysis.cli.main import main
 from analysis.paths import PROJECT_ROOT
 from analysis.sem.api import fit_model
 

@@ -1,4 +1,4 @@
-"""Tests for analysis.ingest: reading exports read-only and validating them against the instrument.
+"""Tests for analysis.data.ingest: reading exports read-only and validating them against the instrument.
 
 Every fixture is generated in ``tmp_path`` from a small, seeded, valid responses table.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import DataError
-from analysis.ingest import (
+from analysis.data.ingest import (
     DEFAULT_MISSING_CODES,
     IngestReport,
     file_sha256,

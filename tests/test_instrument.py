@@ -1,4 +1,4 @@
-"""Tests for analysis.instrument (schema, validator) and analysis.questionnaire (outputs)."""
+"""Tests for analysis.instrument.model (schema, validator) and analysis.instrument.questionnaire (outputs)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from analysis import atomic
 from analysis.errors import ConfigError
 from analysis.instrument import Instrument, load_instrument
 from analysis.paths import DEFAULT_INSTRUMENT
-from analysis.questionnaire import (
+from analysis.instrument.questionnaire import (
     CODEBOOK_COLUMNS,
     codebook,
     export_survey,
@@ -364,9 +364,3 @@ def test_failed_write_keeps_the_previous_file(instrument, tmp_path, monkeypatch)
         write_codebook(instrument, tmp_path)
     assert (tmp_path / "codebook.csv").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["codebook.csv", "codebook.md"]
-
-
-def test_rendering_api_is_reachable_from_the_instrument_module():
-    from analysis import instrument as instrument_module
-
-    assert instrument_module.export_survey is export_survey

@@ -1,4 +1,4 @@
-"""Tests for analysis.measurement, with parity against R (psych, lavaan, semTools).
+"""Tests for analysis.measurement.statistics, with parity against R (psych, lavaan, semTools).
 
 Reference numbers: tests/reference/measurement_reference.json, produced by
 tests/reference/measurement_reference.R on tests/reference/data/hs_measurement.csv

@@ -1,4 +1,4 @@
-"""Tests for analysis.method_bias, with parity against R (stats, psych).
+"""Tests for analysis.measurement.method_bias, with parity against R (stats, psych).
 
 Reference numbers: tests/reference/method_bias_reference.json, produced by
 tests/reference/method_bias_reference.R on tests/reference/data/holzinger39.csv
@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose
 
 from analysis.errors import ConfigError, DataError
 from analysis.measurement import htmt
-from analysis.method_bias import (
+from analysis.measurement.method_bias import (
     construct_scores,
     full_collinearity_vif,
     harman_single_factor,

@@ -15,7 +15,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from analysis.errors import ModelError
-from analysis.sem.engine import SEMEngine
+from analysis.sem.engine.estimator import SEMEngine
 from analysis.sem.modindices import (
     chisq_difference,
     compare_models,

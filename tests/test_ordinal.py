@@ -1,4 +1,4 @@
-"""WLSMV estimation of ordinal CFA/SEM (analysis.sem.wls, ordinal_spec, ordinal).
+"""WLSMV estimation of ordinal CFA/SEM (analysis.sem.ordinal.wls, ordinal_spec, ordinal).
 
 References: tests/reference/lavaan_reference.json case hs_ordinal and
 tests/reference/ordinal_reference.json (tests/reference/ordinal_reference.R, lavaan 0.6.14).
@@ -18,8 +18,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from analysis.errors import DataError, ModelError
-from analysis.sem.ordinal import OrdinalCFA
-from analysis.sem.wls import fit_dwls, numerical_jacobian
+from analysis.sem.ordinal.estimator import OrdinalCFA
+from analysis.sem.ordinal.wls import fit_dwls, numerical_jacobian
 
 REF = Path(__file__).resolve().parent / "reference"
 ITEMS = [f"x{i}" for i in range(1, 10)]

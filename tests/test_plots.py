@@ -1,4 +1,4 @@
-"""Tests for analysis.plots and analysis.diagram: every figure builds, has the expected
+"""Tests for analysis.plots.survey and analysis.plots.diagram: every figure builds, has the expected
 axes and artists, survives missing optional columns, and saves a non-empty PNG."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 
 from analysis import plots
-from analysis.diagram import STUDY_LAYOUT, layered_layout, path_diagram, significance_stars
+from analysis.plots.diagram import STUDY_LAYOUT, layered_layout, path_diagram, significance_stars
 from analysis.errors import ConfigError, DataError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

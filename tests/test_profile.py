@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from analysis.errors import ConfigError
+from analysis.paths import PROJECT_ROOT
 from analysis.profile import SCHEMA, Field, available_profiles, load_profile
 
 MINIMAL = """\
@@ -64,22 +65,17 @@ def test_bare_name_resolves_in_clients_dir(tmp_path):
     assert load_profile("acme", clients_dir=tmp_path).client.name == "Acme Retail"
 
 
-def test_to_parameters_are_flat_typed_literals(tmp_path):
+def test_settings_are_typed_and_serialise_to_plain_values(tmp_path):
     text = MINIMAL + "simulation:\n  careless_share: 0\n"
-    parameters = load_profile(write_profile(tmp_path, text)).to_parameters()
-    expected_types = {
-        "client_name": str, "client_id": str, "report_title": str, "language": str,
-        "report_author": str, "data_source": str, "data_format": str, "sample_size": int,
-        "careless_share": float, "missing_share": float, "seed": int,
-        "bootstrap_draws": int, "n_jobs": int, "ci_level": float, "profile_path": str,
-    }
-    for name, kind in expected_types.items():
-        assert type(parameters[name]) is kind, name
-    for name in ("cfi", "tli", "rmsea", "srmr", "alpha", "ave", "htmt"):
-        assert type(parameters[f"threshold_{name}"]) is float
-    assert parameters["data_path"] is None
-    assert parameters["careless_share"] == 0.0 and parameters["seed"] == 7
-    assert all(v is None or type(v) in (str, int, float, bool) for v in parameters.values())
+    settings = load_profile(write_profile(tmp_path, text))
+    assert isinstance(settings.simulation.careless_share, float) and settings.simulation.careless_share == 0.0
+    assert settings.analysis.seed == 7 and isinstance(settings.analysis.seed, int)
+    assert settings.survey.instrument == (PROJECT_ROOT / "survey" / "instrument.yaml").resolve()
+    plain = settings.to_dict()
+    assert set(plain) == set(SCHEMA) | {"profile_path"}
+    assert plain["data"]["path"] is None and plain["survey"]["instrument"].endswith("instrument.yaml")
+    flat = [v for section in plain.values() if isinstance(section, dict) for v in section.values()]
+    assert all(v is None or type(v) in (str, int, float, bool) for v in flat)
 
 
 def test_data_file_path_is_resolved_next_to_the_profile(tmp_path):
@@ -87,7 +83,6 @@ def test_data_file_path_is_resolved_next_to_the_profile(tmp_path):
     text = MINIMAL + "data:\n  source: file\n  path: export.csv\n  format: csv\n"
     profile = load_profile(write_profile(tmp_path, text))
     assert profile.data.path == (tmp_path / "export.csv").resolve()
-    assert profile.to_parameters()["data_path"] == str((tmp_path / "export.csv").resolve())
 
 
 def test_unknown_key_names_its_path_and_the_allowed_keys(tmp_path):
@@ -96,7 +91,7 @@ def test_unknown_key_names_its_path_and_the_allowed_keys(tmp_path):
     assert "did you mean 'seed'" in message
     assert "allowed keys: seed, bootstrap_draws, n_jobs, ci_level" in message
     top = error_of(tmp_path, MINIMAL + "behavior: {}\n")
-    assert "behavior: unknown key" in top and "client, report, data" in top
+    assert "behavior: unknown key" in top and "client, report, survey, data" in top
 
 
 def test_wrong_type_names_key_expectation_and_received_value(tmp_path):
@@ -155,26 +150,17 @@ def test_yaml_syntax_errors_name_file_and_line(tmp_path):
     assert "duplicate key 'analysis' (first given on line 6)" in duplicate
 
 
-def test_schema_fields_map_onto_dataclasses_and_unique_parameter_names():
-    names = []
+def test_schema_fields_map_onto_dataclasses():
     for section_name, section in SCHEMA.items():
         attributes = {f.name for f in dataclasses.fields(section.build)}
         assert set(section.children) == attributes, section_name
-        for key, spec in section.children.items():
-            assert isinstance(spec, Field)
-            names.append(spec.param or section.param_prefix + key)
-    assert len(names) == len(set(names))
+        assert all(isinstance(spec, Field) for spec in section.children.values())
 
 
-def test_behaviour_defaults_and_parameters(tmp_path):
+def test_behaviour_defaults(tmp_path):
     profile = load_profile(write_profile(tmp_path, MINIMAL))
     assert dataclasses.astuple(profile.behaviour) == (True, 20000, 24, 0.5, 0.25, 0.18, 0.85, 26, 52, 0.10, None)
-    parameters = profile.to_parameters()
-    expected = {"behaviour_enabled": True, "n_customers": 20000, "crm_months": 24, "response_bias": 0.5,
-                "repeat_rate": 0.25, "return_rate": 0.18, "on_time_rate": 0.85, "churn_window_weeks": 26,
-                "clv_horizon_weeks": 52, "discount_rate": 0.10, "crm_path": None}
-    assert {k: parameters[k] for k in expected} == expected
-    assert type(parameters["behaviour_enabled"]) is bool and type(parameters["n_customers"]) is int
+    assert type(profile.behaviour.enabled) is bool and type(profile.behaviour.n_customers) is int
     default = load_profile("default").behaviour
     assert default.enabled and default.n_customers == 20000
 
@@ -210,11 +196,8 @@ def test_crm_path_is_resolved_next_to_the_profile(tmp_path):
     (tmp_path / "acme_crm").mkdir()
     profile = load_profile(write_profile(tmp_path, MINIMAL + "behaviour:\n  crm_path: acme_crm\n"))
     assert profile.behaviour.crm_path == (tmp_path / "acme_crm").resolve()
-    assert profile.to_parameters()["crm_path"] == str((tmp_path / "acme_crm").resolve())
 
 
-def test_parameter_names_come_from_the_schema_not_a_profile_file():
-    """The notebook learns which globals are parameters without reading any profile."""
-    from analysis.profile import load_profile, parameter_names
-
-    assert set(parameter_names()) == set(load_profile("default").to_parameters())
+def test_instrument_is_resolved_and_a_missing_one_is_named(tmp_path):
+    message = error_of(tmp_path, MINIMAL + "survey:\n  instrument: nowhere.yaml\n")
+    assert "survey.instrument: file not found: 'nowhere.yaml'" in message

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from analysis.careless import (
+from analysis.screening.indices import (
     even_odd_consistency,
     instructed_response_failures,
     intra_individual_response_variability,
@@ -29,7 +29,7 @@ from analysis.careless import (
 )
 from analysis.errors import ConfigError, DataError
 from analysis.paths import PROJECT_ROOT
-from analysis.quality import RULES, ScreeningResult, ScreeningThresholds, screen_responses
+from analysis.screening.rules import RULES, ScreeningResult, ScreeningThresholds, screen_responses
 
 REFERENCE = PROJECT_ROOT / "tests" / "reference" / "careless_reference.json"
 TOL = 1e-10  # R and numpy differ only by floating-point rounding on these small fixtures

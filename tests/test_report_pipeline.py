@@ -19,9 +19,8 @@ import pytest
 import yaml
 
 from analysis.errors import ConfigError, RenderError
+from analysis.atomic import StagingDirectory, atomic_write_text
 from analysis.report import (
-    StagingDirectory,
-    atomic_write_text,
     build_report,
     detect_renderer,
     render_report,

@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose
 
 from analysis.errors import ConvergenceError, DataError, ModelError
 from analysis.sem import information
-from analysis.sem.engine import SEMEngine
+from analysis.sem.engine.estimator import SEMEngine
 from analysis.sem.partable import build_partable
 from analysis.sem.syntax import parse_model
 
@@ -152,7 +152,7 @@ def test_defined_parameter_and_r_squared(poldem_fit):
 @pytest.mark.parametrize("fixture", ["hs_fit", "poldem_fit"])
 def test_agrees_with_the_semopy_model(fixture, request):
     """The engine and the semopy-based StructuralEquationModel fit the same ML model."""
-    from analysis.sem.model import StructuralEquationModel
+    from analysis.sem.semopy_engine import StructuralEquationModel
 
     fitted = request.getfixturevalue(fixture)
     data = _data("holzinger39.csv" if fixture == "hs_fit" else "political_democracy.csv")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis import study
+from analysis.study import stages
 from analysis.instrument import load_instrument
 from analysis.sem import StructuralEquationModel
 from analysis.simulate import simulate_survey, structural_model_syntax
@@ -46,20 +46,19 @@ def test_structural_paths_are_unbiased_over_replications():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("study")
-    params = {"client_id": "pytest", "seed": 11, "sample_size": 400, "careless_share": 0.1, "missing_share": 0.0,
-              "bootstrap_draws": 30, "n_jobs": 2, "ci_level": 0.95, "output_dir": str(out), "data_source": "simulated",
-              "threshold_cfi": 0.95, "threshold_tli": 0.95, "threshold_rmsea": 0.06, "threshold_srmr": 0.08,
-              "threshold_alpha": 0.7, "threshold_ave": 0.5, "threshold_htmt": 0.85}
-    ctx = study.StudyContext.from_parameters(params)
-    data = study.load_study_data(ctx)
-    screening = study.screen(ctx, data)
-    measurement = study.measurement_analysis(ctx, screening.clean)
-    structural = study.structural_analysis(ctx, screening.clean, data.truth)
-    study.fit_table(ctx, {"cfa": measurement.cfa, "sem": structural.sem})
-    boot = study.indirect_effects(ctx, structural, screening.clean, data.truth)
-    study.recovery_table(ctx, data.truth, structural, boot)
+def run(tmp_path_factory, make_context):
+    ctx = make_context(tmp_path_factory.mktemp("study"), "pytest",
+                       analysis={"seed": 11, "bootstrap_draws": 30, "n_jobs": 2, "ci_level": 0.95},
+                       simulation={"sample_size": 400, "careless_share": 0.1, "missing_share": 0.0},
+                       behaviour={"enabled": False})
+    out = ctx.output_dir
+    data = stages.load_study_data(ctx)
+    screening = stages.screen(ctx, data)
+    measurement = stages.measurement_analysis(ctx, screening.clean)
+    structural = stages.structural_analysis(ctx, screening.clean, data.truth)
+    stages.fit_table(ctx, {"cfa": measurement.cfa, "sem": structural.sem})
+    boot = stages.indirect_effects(ctx, structural, screening.clean, data.truth)
+    stages.recovery_table(ctx, data.truth, structural, boot)
     return out, data, screening
 
 
@@ -87,16 +86,16 @@ def test_screening_keeps_every_respondent_somewhere(run):
     assert careless["excluded"].sum() >= 0.9 * careless.sum(axis=1).sum()
 
 
-def test_same_seed_gives_identical_tables(run, tmp_path):
+def test_same_seed_gives_identical_tables(run, tmp_path, make_context):
     out, _, _ = run
     first = (out / "tables" / "paths.csv").read_bytes()
-    params = {"client_id": "pytest", "seed": 11, "sample_size": 400, "careless_share": 0.1, "missing_share": 0.0,
-              "output_dir": str(tmp_path), "data_source": "simulated"}
-    ctx = study.StudyContext.from_parameters(params)
-    data = study.load_study_data(ctx)
-    clean = study.screen(ctx, data).clean
-    study.structural_analysis(ctx, clean, data.truth)
-    assert (tmp_path / "tables" / "paths.csv").read_bytes() == first
+    ctx = make_context(tmp_path, "pytest", analysis={"seed": 11},
+                       simulation={"sample_size": 400, "careless_share": 0.1, "missing_share": 0.0},
+                       behaviour={"enabled": False})
+    data = stages.load_study_data(ctx)
+    clean = stages.screen(ctx, data).clean
+    stages.structural_analysis(ctx, clean, data.truth)
+    assert (ctx.output_dir / "tables" / "paths.csv").read_bytes() == first
 
 
 def test_truth_indirect_effects_are_the_domain_figures():

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..errors import DataError
+from analysis.errors import DataError
 
 __all__ = ["connect_crm", "query_crm"]
 

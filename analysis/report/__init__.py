@@ -3,12 +3,11 @@
 ``build_report(client)`` runs the whole chain for one client profile and swaps the
 finished report into ``reports/_output/<client>/``; the pieces are usable alone:
 :func:`execute_notebook` (papermill), :func:`render_report` (Quarto or nbconvert),
-:func:`write_manifest` and the atomic helpers.
+and :func:`write_manifest`.
 """
 
 from __future__ import annotations
 
-from analysis.report.atomic import StagingDirectory, atomic_write_bytes, atomic_write_text
 from analysis.report.build import build_report
 from analysis.report.execute import ExecutionInfo, execute_notebook, resolve_kernel
 from analysis.report.manifest import build_manifest, tables_digest, write_manifest
@@ -25,7 +24,4 @@ __all__ = [
     "build_manifest",
     "write_manifest",
     "tables_digest",
-    "StagingDirectory",
-    "atomic_write_text",
-    "atomic_write_bytes",
 ]

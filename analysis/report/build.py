@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from analysis.errors import ConfigError, WorkbenchError
-from analysis.paths import DEFAULT_INSTRUMENT, OUTPUT_ROOT, PROJECT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
-from analysis.profile import load_profile
-from analysis.report.atomic import StagingDirectory
+from analysis.paths import OUTPUT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
+from analysis.profile.settings import load_profile
+from analysis.atomic import StagingDirectory
 from analysis.report.execute import execute_notebook
 from analysis.report.manifest import write_manifest
 from analysis.report.render import RENDERERS, render_report
@@ -36,7 +36,6 @@ def build_report(
     *,
     kernel_name: str | None = None,
     timeout: float = 3600,
-    instrument: str | os.PathLike | None = DEFAULT_INSTRUMENT,
 ) -> Path:
     """Execute the study notebook for ``client`` and render its report.
 
@@ -47,18 +46,17 @@ def build_report(
     output_root : path-like
         The report is written to ``<output_root>/<client.id>/``.
     notebook : path-like
-        Notebook with a ``parameters`` cell; it receives ``profile.to_parameters()``
-        plus ``output_dir`` (absolute path of the directory being built: write
-        ``tables/`` and ``figures/`` there) and ``project_root``. Its working
-        directory is the notebook's own directory, as in Jupyter.
+        Notebook with a ``parameters`` cell; it receives ``profile`` (the absolute path
+        of the validated profile, from which it rebuilds the same typed settings) and
+        ``output_dir`` (absolute path of the directory being built: write ``tables/``
+        and ``figures/`` there). Its working directory is the notebook's own directory,
+        as in Jupyter.
     renderer : {"quarto", "nbconvert"}, optional
         Default: Quarto if on PATH, else nbconvert.
     kernel_name : str, optional
         Jupyter kernel; default: the one running this interpreter.
     timeout : float, default 3600
         Seconds a single cell may run.
-    instrument : path-like, optional
-        Recorded (hashed) in the manifest as an input.
 
     Returns
     -------
@@ -94,8 +92,7 @@ def build_report(
     staging = StagingDirectory(final)
     try:
         with staging as work:
-            parameters = {**profile.to_parameters(), "output_dir": str(work),
-                          "project_root": str(PROJECT_ROOT)}
+            parameters = {"profile": str(profile.source_path), "output_dir": str(work)}
             log.info("executing %s for client %r", notebook.name, profile.client.id)
             execution = execute_notebook(notebook, work / EXECUTED_NOTEBOOK, parameters,
                                          cwd=notebook.parent, kernel_name=kernel_name,
@@ -115,8 +112,9 @@ def build_report(
                 data_file = simulated_data_folder(profile.client.id, profile.analysis.seed,
                                                   profile.simulation.sample_size) / "responses.parquet"
             write_manifest(
-                work, parameters={**parameters, "output_dir": str(final.resolve())}, seed=profile.analysis.seed,
-                inputs={"profile": profile.source_path, "instrument": instrument,
+                work, parameters={**profile.to_dict(), "output_dir": str(final.resolve())},
+                seed=profile.analysis.seed,
+                inputs={"profile": profile.source_path, "instrument": profile.survey.instrument,
                         "notebook": notebook, "data": data_file},
                 renderer=rendered, timings=timings,
                 execution={"kernel_name": execution.kernel_name,

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from analysis import __version__
 from analysis.paths import PROJECT_ROOT
-from analysis.report.atomic import atomic_write_text
+from analysis.atomic import atomic_write_text
 
 __all__ = [
     "MANIFEST_NAME",

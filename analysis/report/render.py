@@ -35,7 +35,7 @@ import nbformat
 
 from analysis.errors import ConfigError, RenderError
 from analysis.paths import PROJECT_ROOT
-from analysis.report.atomic import atomic_write_text
+from analysis.atomic import atomic_write_text
 
 __all__ = [
     "RenderInfo",

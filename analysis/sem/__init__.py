@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from .admissibility import Problem, admissibility_table, check_admissibility
-from .bootstrap import (
+from analysis.sem.admissibility import Problem, admissibility_table, check_admissibility
+from analysis.sem.bootstrap import (
     BootstrapResult,
     bias_corrected_interval,
     bootstrap_defined,
     bootstrap_effects,
     percentile_interval,
 )
-from .effects import effect_matrices, specific_indirect_effects, structural_effects
-from .indices import fit_measures
-from .model import LatentStructure, StructuralEquationModel, latent_structure
+from analysis.sem.effects import effect_matrices, specific_indirect_effects, structural_effects
+from analysis.sem.fit_indices import fit_measures
+from analysis.sem.semopy_engine import LatentStructure, StructuralEquationModel, latent_structure
 
 __all__ = [
     "StructuralEquationModel",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from analysis.errors import DataError
 
 __all__ = ["PROBLEM_KINDS", "Problem", "admissibility_table", "check_admissibility", "check_groups"]
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from analysis.errors import ConfigError, DataError
 
 __all__ = ["ESTIMATORS", "MISSING", "fit_model", "parse_ordered"]
 
@@ -99,7 +99,7 @@ def fit_model(data: pd.DataFrame, model: str, *, estimator: str | None = None, g
         if estimator in ("ML", "MLR"):
             raise ConfigError(f"estimator {estimator!r} cannot be combined with ordered indicators; "
                               "use WLSMV (or drop --ordered to treat the items as continuous)")
-        from .ordinal import OrdinalCFA
+        from analysis.sem.ordinal.estimator import OrdinalCFA
 
         return OrdinalCFA(model, ci_level=ci_level).fit(data, ordered=ordinal, missing=missing)
 
@@ -109,11 +109,11 @@ def fit_model(data: pd.DataFrame, model: str, *, estimator: str | None = None, g
         if estimator != "ML":
             raise ConfigError(f"estimator {estimator!r} with group= or missing='fiml' is not supported yet; "
                               "use estimator ML there (MLR works for single-group complete data)")
-        from .engine import SEMEngine
+        from analysis.sem.engine.estimator import SEMEngine
 
         return SEMEngine(model, group=group, missing=missing, group_equal=tuple(group_equal),
                          ci_level=ci_level).fit(data)
 
-    from .model import StructuralEquationModel
+    from analysis.sem.semopy_engine import StructuralEquationModel
 
     return StructuralEquationModel(model, estimator=estimator, ci_level=ci_level).fit(data)

@@ -30,11 +30,11 @@ import semopy
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from ..errors import ConfigError, DataError, ModelError
-from ..seeding import seed_sequence
-from .defined import evaluate
-from .effects import effect_matrices
-from .model import StructuralEquationModel, latent_structure
+from analysis.errors import ConfigError, DataError, ModelError
+from analysis.seeding import seed_sequence
+from analysis.sem.defined import evaluate
+from analysis.sem.effects import effect_matrices
+from analysis.sem.semopy_engine import StructuralEquationModel, latent_structure
 
 # Interval endpoints need far less precision than the reported point estimates.
 _DRAW_OPTIONS = {"ftol": 1e-9, "maxiter": 10000}

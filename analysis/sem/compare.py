@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ModelError
-from .robust import _semopy_sigma, robust_ml, semopy_moment_jacobian, vech_pairs
+from analysis.errors import ModelError
+from analysis.sem.robust import _semopy_sigma, robust_ml, semopy_moment_jacobian, vech_pairs
 
 __all__ = [
     "chisq_difference",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..errors import ModelError
+from analysis.errors import ModelError
 
 __all__ = ["DefinedParameter", "split_defined", "evaluate", "delta_method_se"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .model import LatentStructure
+from analysis.sem.semopy_engine import LatentStructure
 
 __all__ = ["effect_matrices", "structural_effects", "specific_indirect_effects"]
 

@@ -1,6 +1,6 @@
 """Information matrices, moment Jacobian, casewise scores and standard errors.
 
-Everything takes a fitted :class:`analysis.sem.engine.SEMEngine` (``engine``) and,
+Everything takes a fitted :class:`analysis.sem.engine.estimator.SEMEngine` (``engine``) and,
 optionally, a free-parameter vector ``theta`` (default: the estimates ``engine.x_``).
 Conventions, shared with ``analysis/sem/robust.py``:
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError
-from .compare import chisq_difference
-from .engine import SEMEngine
+from analysis.errors import ModelError
+from analysis.sem.compare import chisq_difference
+from analysis.sem.engine.estimator import SEMEngine
 
 __all__ = [
     "CHEN_DELTA_CFI",

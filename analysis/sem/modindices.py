@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from . import engine_fiml as lik
-from .compare import chisq_difference, compare_models
-from .engine_ram import RamModel
-from .engine_results import standardize_all
-from .information import complete_data_information, expected_information
+from analysis.sem.engine import fiml as lik
+from analysis.sem.compare import chisq_difference, compare_models
+from analysis.sem.engine.ram import RamModel
+from analysis.sem.engine.results import standardize_all
+from analysis.sem.information import complete_data_information, expected_information
 
 __all__ = ["candidate_parameters", "chisq_difference", "compare_models", "modification_indices"]
 

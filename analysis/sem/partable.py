@@ -20,8 +20,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError
-from .syntax import ParsedModel, UserRow, parse_model
+from analysis.errors import ModelError
+from analysis.sem.syntax import ParsedModel, UserRow, parse_model
 
 __all__ = ["GROUP_EQUAL_OPTIONS", "VariableSets", "build_partable", "parameter_table", "variable_sets"]
 

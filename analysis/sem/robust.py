@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..errors import ConvergenceError, DataError, ModelError
-from .indices import (
+from analysis.errors import ConvergenceError, DataError, ModelError
+from analysis.sem.fit_indices import (
     comparative_fit_index,
     rmsea_confidence_interval,
     tucker_lewis_index,
 )
-from .information import duplication_matrix
-from .information import vech_indices as vech_pairs
+from analysis.sem.information import duplication_matrix
+from analysis.sem.information import vech_indices as vech_pairs
 
 __all__ = [
     "RobustMLResult",

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..errors import ModelError
-from .defined import DefinedParameter, split_defined
+from analysis.errors import ModelError
+from analysis.sem.defined import DefinedParameter, split_defined
 
 __all__ = ["SUPPORTED_OPERATORS", "ParsedModel", "UserRow", "parse_model"]
 

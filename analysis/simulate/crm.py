@@ -42,7 +42,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from analysis.errors import ConfigError, DataError
-from analysis.report.atomic import StagingDirectory
+from analysis.atomic import StagingDirectory
 from analysis.simulate import crm_tables as tables
 
 __all__ = [

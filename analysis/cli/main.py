@@ -1,0 +1,156 @@
+"""Command line: ``python -m analysis <command>`` (also installed as ``eloyalty``).
+
+Commands
+--------
+report      execute the study notebook for a client profile and render the report
+simulate    write a simulated survey (responses, respondent truth, truth.json)
+fit         fit any lavaan-syntax model to any data file and write the tables
+invariance  measurement invariance across groups (configural, metric, scalar, strict)
+survey      export the codebook and printable questionnaires
+profile     validate a client profile and print the notebook parameters
+
+User errors (bad profile, malformed data, invalid model, non-convergence) print one
+line, ``error: ...``, and exit non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from analysis.errors import WorkbenchError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report.build import build_report
+
+    final = build_report(client=args.client, renderer=args.renderer)
+    print(f"report written to {final / 'index.html'}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from analysis.instrument import load_instrument
+    from analysis.simulate import simulate_survey, write_simulated_survey
+
+    sim = simulate_survey(load_instrument(args.instrument), n=args.n, careless_share=args.careless_share,
+                          missing_share=args.missing_share, random_state=args.seed)
+    paths = write_simulated_survey(sim, args.out)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from analysis.cli.fit import run_fit
+
+    run_fit(data=args.data, model=args.model, out=args.out, estimator=args.estimator, group=args.group,
+            group_equal=args.group_equal, ordered=args.ordered, missing=args.missing, bootstrap=args.bootstrap,
+            seed=args.seed, n_jobs=args.jobs, effects=args.effect, modindices=args.modindices)
+    print(f"results written to {args.out}")
+    return 0
+
+
+def _cmd_invariance(args: argparse.Namespace) -> int:
+    from analysis.cli.fit import run_invariance
+
+    for path in run_invariance(data=args.data, model=args.model, group=args.group, out=args.out,
+                               missing=args.missing).values():
+        print(path)
+    return 0
+
+
+def _cmd_survey(args: argparse.Namespace) -> int:
+    from analysis.instrument import load_instrument
+    from analysis.instrument.questionnaire import export_survey
+
+    for path in export_survey(load_instrument(args.instrument), args.out):
+        print(path)
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from analysis.profile.settings import load_profile
+
+    profile = load_profile(args.client)
+    print(json.dumps(profile.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rep = sub.add_parser("report", help="run the study notebook and render reports/_output/<client>/")
+    rep.add_argument("--client", default="default", help="profile name in reports/clients/ or a path to a .yml")
+    rep.add_argument("--renderer", choices=["quarto", "nbconvert"], default=None,
+                     help="force a renderer (default: quarto if on PATH, else nbconvert)")
+    rep.set_defaults(func=_cmd_report)
+
+    sim = sub.add_parser("simulate", help="simulate a survey from the default ground truth")
+    sim.add_argument("--n", type=int, default=600)
+    sim.add_argument("--seed", type=int, default=20261123)
+    sim.add_argument("--careless-share", type=float, default=0.08)
+    sim.add_argument("--missing-share", type=float, default=0.01)
+    sim.add_argument("--instrument", default=None, help="instrument YAML (default survey/instrument.yaml)")
+    sim.add_argument("--out", type=Path, default=Path("data/simulated/cli"))
+    sim.set_defaults(func=_cmd_simulate)
+
+    fit = sub.add_parser("fit", help="fit a lavaan-syntax model to a data file")
+    fit.add_argument("--data", type=Path, required=True, help="CSV, Excel, Parquet or SPSS .sav")
+    fit.add_argument("--model", type=Path, required=True, help="file with lavaan-style model syntax")
+    fit.add_argument("--out", type=Path, required=True, help="output folder")
+    fit.add_argument("--estimator", default=None, type=str.upper, choices=["ML", "MLR", "WLSMV", "DWLS"],
+                     help="ML (default), MLR (robust), WLSMV/DWLS (ordinal; the default with --ordered)")
+    fit.add_argument("--group", default=None, help="column with group labels (multigroup model)")
+    fit.add_argument("--group-equal", default="", metavar="LIST",
+                     help="equality constraints across groups, e.g. loadings,intercepts")
+    fit.add_argument("--ordered", default=None, metavar="COLS|all", help="ordinal indicators: comma list or 'all'")
+    fit.add_argument("--missing", default="listwise", choices=["listwise", "fiml", "pairwise"],
+                     help="listwise (default), fiml (continuous), pairwise (ordinal)")
+    fit.add_argument("--modindices", action="store_true", help="also write modindices.csv (ML models)")
+    fit.add_argument("--bootstrap", type=int, default=0,
+                     help="bootstrap draws for defined parameters (:=) and --effect pairs (0 = none)")
+    fit.add_argument("--effect", action="append", default=[], metavar="CAUSE:OUTCOME",
+                     help="effect to bootstrap, e.g. ESQ:LOY (repeatable)")
+    fit.add_argument("--seed", type=int, default=1)
+    fit.add_argument("--jobs", type=int, default=2)
+    fit.set_defaults(func=_cmd_fit)
+
+    inv = sub.add_parser("invariance", help="measurement invariance across groups (configural ... strict)")
+    inv.add_argument("--data", type=Path, required=True)
+    inv.add_argument("--model", type=Path, required=True, help="measurement model in lavaan syntax")
+    inv.add_argument("--group", required=True, help="column with group labels")
+    inv.add_argument("--missing", default="listwise", choices=["listwise", "fiml"])
+    inv.add_argument("--out", type=Path, required=True, help="output folder (invariance.csv, invariance.txt)")
+    inv.set_defaults(func=_cmd_invariance)
+
+    survey = sub.add_parser("survey", help="survey instrument documents")
+    survey_sub = survey.add_subparsers(dest="survey_command", required=True)
+    export = survey_sub.add_parser("export", help="codebook (CSV, Markdown) and questionnaires (MD, HTML)")
+    export.add_argument("--instrument", default=None)
+    export.add_argument("--out", type=Path, default=Path("reports/_output/survey"))
+    export.set_defaults(func=_cmd_survey)
+
+    prof = sub.add_parser("profile", help="validate a client profile and show its notebook parameters")
+    prof.add_argument("client", nargs="?", default="default")
+    prof.set_defaults(func=_cmd_profile)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; no partial output was published", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,46 @@
+"""Client profiles: one strictly validated YAML file per client, read into one typed :class:`Settings`.
+
+The schema in :mod:`analysis.profile.settings` is the single home of every default.
+"""
+
+from __future__ import annotations
+
+from analysis.profile.schema import (
+    Field,
+    Section,
+    validate,
+    read_yaml,
+)
+from analysis.profile.settings import (
+    ClientInfo,
+    ReportSettings,
+    DataSettings,
+    SimulationSettings,
+    AnalysisSettings,
+    Thresholds,
+    BehaviourSettings,
+    SurveySettings,
+    Settings,
+    SCHEMA,
+    load_profile,
+    available_profiles,
+)
+
+__all__ = [
+    "Field",
+    "Section",
+    "validate",
+    "read_yaml",
+    "ClientInfo",
+    "ReportSettings",
+    "DataSettings",
+    "SimulationSettings",
+    "AnalysisSettings",
+    "Thresholds",
+    "BehaviourSettings",
+    "SurveySettings",
+    "Settings",
+    "SCHEMA",
+    "load_profile",
+    "available_profiles",
+]

@@ -1,0 +1,88 @@
+"""One report run: its settings, its instrument and the folder its outputs go to.
+
+The notebook builds a :class:`StudyContext` from the client profile it receives (a name
+or a path) and hands it to every stage. The context holds the typed
+:class:`~analysis.profile.Settings` itself, not a copy of its values, so a stage reads
+``ctx.settings.analysis.bootstrap_draws`` and never restates a default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.atomic import atomic_write_text
+from analysis.instrument import Instrument, load_instrument
+from analysis.measurement import ValidityThresholds
+from analysis.paths import OUTPUT_ROOT
+from analysis.profile import Settings, load_profile
+
+__all__ = ["StudyContext", "INTERACTIVE_OUTPUT"]
+
+#: Where a notebook run started by hand (JupyterLab) writes: inside the ignored output folder.
+INTERACTIVE_OUTPUT = OUTPUT_ROOT / "interactive"
+
+
+@dataclass
+class StudyContext:
+    """Settings of one report run and where its outputs go."""
+
+    settings: Settings
+    output_dir: Path
+    instrument: Instrument
+    saved: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def from_profile(cls, profile: str | os.PathLike | Settings = "default",
+                     output_dir: str | os.PathLike | None = None) -> StudyContext:
+        """Load and validate ``profile`` (name, path or Settings) and prepare ``output_dir``.
+
+        Without ``output_dir`` (a notebook run by hand) the outputs go to
+        ``reports/_output/interactive/<client id>/``, never next to the notebook.
+        """
+        settings = profile if isinstance(profile, Settings) else load_profile(profile)
+        folder = Path(output_dir) if output_dir else INTERACTIVE_OUTPUT / settings.client.id
+        folder = folder.resolve()
+        for sub in ("tables", "figures"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return cls(settings, folder, load_instrument(settings.survey.instrument))
+
+    @property
+    def seed(self) -> int:
+        return self.settings.analysis.seed
+
+    @property
+    def language(self) -> str:
+        return self.settings.report.language
+
+    def fit_thresholds(self) -> dict[str, float]:
+        """Cut-offs of the global fit indices (CFI, TLI minima; RMSEA, SRMR maxima)."""
+        t = self.settings.thresholds
+        return {"cfi": t.cfi, "tli": t.tli, "rmsea": t.rmsea, "srmr": t.srmr}
+
+    def validity_thresholds(self) -> ValidityThresholds:
+        t = self.settings.thresholds
+        return ValidityThresholds(alpha=t.alpha, ave=t.ave, htmt=t.htmt)
+
+    def save_table(self, table: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Write ``tables/<name>.csv`` (fixed float format, so reruns are byte-identical)."""
+        path = self.output_dir / "tables" / f"{name}.csv"
+        self.saved.append(atomic_write_text(path, table.to_csv(index=False, float_format="%.6g")))
+        return table
+
+    def save_figure(self, fig, name: str) -> None:
+        """Write ``figures/<name>.png`` and show exactly that image in the notebook."""
+        from analysis.plots import save_figure
+
+        path = save_figure(fig, self.output_dir / "figures", name)
+        self.saved.append(path)
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image, display
+        except ImportError:  # plain Python without IPython: the file is the output
+            return
+        if get_ipython() is not None:
+            display(Image(filename=str(path)))

@@ -1,0 +1,291 @@
+"""The study pipeline, one function per stage, as called by notebooks/study.ipynb.
+
+Each stage takes plain values (the context, a DataFrame, a fitted model), returns a
+result object, and saves its tables/figures into the report's output folder through
+the :class:`StudyContext`. The notebook only calls these and displays what they
+return, so everything it shows is testable here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.instrument import Instrument
+from analysis.measurement import (
+    average_variance_extracted, discriminant_validity_table, fornell_larcker, htmt,
+    item_loadings_table, loadings_from_estimates, reliability_table,
+)
+from analysis.paths import simulated_data_folder
+from analysis.screening.rules import ScreeningResult, screen_responses
+from analysis.sem import (
+    BootstrapResult, StructuralEquationModel, bootstrap_effects, specific_indirect_effects, structural_effects,
+)
+from analysis.simulate import GroundTruth, measurement_model_syntax, simulate_survey, structural_model_syntax
+from analysis.simulate.crm import CRMDatabase, CRMParams
+from analysis.simulate.linked import read_crm_export, simulate_linked_study, write_linked_study
+from analysis.study.context import StudyContext
+
+__all__ = [
+    "StudyData", "load_study_data", "data_overview", "screen", "MeasurementResults",
+    "measurement_analysis", "StructuralResults", "structural_analysis", "indirect_effects",
+    "recovery_table", "fit_table", "structural_model_syntax_for", "measurement_model_syntax_for", "screening_confusion", "EFFECT_PAIRS",
+]
+
+#: Effects whose indirect and total parts the report bootstraps (cause, outcome).
+EFFECT_PAIRS = [("ESQ", "LOY"), ("TRU", "LOY"), ("ESQ", "SAT")]
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """Responses to analyse, the truth when they were simulated, and the CRM when linked.
+
+    ``crm`` is the customer database the behavioural chapter analyses: simulated
+    together with the survey (``linked_truth`` then holds the response-bias truth), or the
+    client's own export (``behaviour.crm_path``); ``behaviour_note`` says where it came
+    from, or why there is none.
+    """
+
+    responses: pd.DataFrame
+    source: str
+    truth: GroundTruth | None = None
+    respondent_truth: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+    crm: CRMDatabase | None = None
+    linked_truth: dict | None = None
+    behaviour_note: str = ""
+
+
+def _crm_settings(ctx: StudyContext) -> dict:
+    """CRM parameters and the observation length from the profile's behaviour section."""
+    b = ctx.settings.behaviour
+    return {"crm_params": CRMParams(repeat_rate_12m=b.repeat_rate, return_rate=b.return_rate,
+                                    on_time_rate=b.on_time_rate),
+            "months": b.months, "n_customers": b.n_customers, "response_bias": b.response_bias}
+
+
+def load_study_data(ctx: StudyContext) -> StudyData:
+    """Simulate the study (seeded) or read the client's survey file (never modified).
+
+    With ``behaviour.enabled`` a simulated study is a linked one: a customer base with CRM
+    records is simulated first and the respondents are drawn from it (response bias
+    included). A file-based study reads the client's CRM export from ``crm_path``.
+    """
+    s = ctx.settings
+    behaviour = s.behaviour.enabled
+    if s.data.source == "simulated":
+        n = s.simulation.sample_size
+        folder = simulated_data_folder(s.client.id, ctx.seed, n)
+        common = {"careless_share": s.simulation.careless_share, "missing_share": s.simulation.missing_share,
+                  "language": s.report.language, "random_state": ctx.seed}
+        if behaviour:
+            settings = _crm_settings(ctx)
+            linked = simulate_linked_study(ctx.instrument, sample_size=n, **settings, **common)
+            write_linked_study(linked, folder)
+            sim = linked.survey
+            source = (f"simulated (seed {ctx.seed}): {len(sim.responses)} respondents drawn from "
+                      f"{settings['n_customers']:,} simulated customers observed for {settings['months']} months; "
+                      f"stored in {folder}")
+            note = (f"Simulated CRM database of {settings['n_customers']:,} customers linked to the survey by a "
+                    f"pseudonymous customer_id (response bias {settings['response_bias']:g} log-odds per SD of "
+                    "satisfaction).")
+            return StudyData(sim.responses, source, sim.truth, sim.respondent_truth, crm=linked.crm,
+                             linked_truth=linked.truth, behaviour_note=note)
+        from analysis.simulate import write_simulated_survey
+
+        sim = simulate_survey(ctx.instrument, n=n, **common)
+        write_simulated_survey(sim, folder)
+        return StudyData(sim.responses, f"simulated (seed {ctx.seed}, n = {len(sim.responses)}); stored in {folder}",
+                         sim.truth, sim.respondent_truth,
+                         behaviour_note="The behavioural chapter is switched off (behaviour.enabled: false).")
+    from analysis.data.ingest import load_survey_file
+
+    frame, report = load_survey_file(s.data.path, ctx.instrument, format=s.data.format)
+    source = f"file {report.source} (SHA-256 {report.sha256[:12]}...)"
+    crm, note = None, "The behavioural chapter is switched off (behaviour.enabled: false)."
+    if behaviour and s.behaviour.crm_path is not None:
+        crm = read_crm_export(s.behaviour.crm_path)
+        note = f"CRM export read from {s.behaviour.crm_path} ({len(crm.orders):,} orders)."
+    elif behaviour:
+        note = ("Behavioural loyalty needs the client's CRM export (orders with customer_id, timestamp and "
+                "amount; optionally customers and sessions) in a folder named by behaviour.crm_path in the "
+                "client profile, and a customer_id column in the survey export to link the two. "
+                "None was given, so this chapter is skipped.")
+    return StudyData(frame, source, notes=tuple(report.notes), crm=crm, behaviour_note=note)
+
+
+def data_overview(data: StudyData, instrument: Instrument) -> pd.DataFrame:
+    """Sample size, items, missing answers and completion time at a glance."""
+    items = instrument.substantive_items
+    present = [i for i in items if i in data.responses.columns]
+    answers = data.responses[present]
+    rows = [("respondents", len(data.responses)), ("substantive items", len(present)),
+            ("constructs", len(instrument.construct_codes)),
+            ("missing answers (share of cells)", round(float(answers.isna().to_numpy().mean()), 4)),
+            ("mean answer (1-7)", round(float(np.nanmean(answers.to_numpy(dtype=float))), 3))]
+    if "duration_sec" in data.responses:
+        rows.append(("median completion time (min)", round(float(data.responses["duration_sec"].median()) / 60, 2)))
+    # one column mixes counts and shares: format each value for reading
+    return pd.DataFrame([(name, f"{value:,}" if isinstance(value, int) else f"{value:g}") for name, value in rows],
+                        columns=["quantity", "value"])
+
+
+def screen(ctx: StudyContext, data: StudyData) -> ScreeningResult:
+    """Careless-response screening; flags and excluded rows are saved, never dropped silently."""
+    result = screen_responses(data.responses, ctx.instrument)
+    ctx.save_table(result.summary, "screening_summary")
+    ctx.save_table(result.flags, "screening_flags")
+    ctx.save_table(result.excluded, "excluded_respondents")
+    if data.respondent_truth is not None:
+        ctx.save_table(screening_confusion(result, data), "screening_vs_truth")
+    return result
+
+
+def screening_confusion(result: ScreeningResult, data: StudyData) -> pd.DataFrame:
+    """True respondent type (simulated data) against the screening decision."""
+    kinds = data.respondent_truth.set_index("respondent_id")["careless_type"]
+    confusion = pd.crosstab(result.flags["respondent_id"].map(kinds).rename("true_type"),
+                            result.flags["excluded"].map({True: "excluded", False: "kept"}).rename("decision"))
+    return confusion.reset_index().rename_axis(columns=None)
+
+
+def _blocks(instrument: Instrument, constructs: list[str]) -> dict[str, list[str]]:
+    return {code: instrument.items_of(code) for code in constructs}
+
+
+@dataclass
+class MeasurementResults:
+    cfa: StructuralEquationModel
+    reliability: pd.DataFrame
+    loadings: pd.DataFrame
+    discriminant: pd.DataFrame
+    htmt: pd.DataFrame
+    fornell_larcker: pd.DataFrame
+
+
+def _reflective_constructs(instrument: Instrument) -> list[str]:
+    return [c.code for c in instrument.constructs if c.role not in ("marker", "attention")]
+
+
+def measurement_analysis(ctx: StudyContext, clean: pd.DataFrame) -> MeasurementResults:
+    """CFA of all reflective constructs, reliability, convergent and discriminant validity."""
+    cfa = StructuralEquationModel(measurement_model_syntax(ctx.instrument)).fit(clean)
+    constructs = _reflective_constructs(ctx.instrument)
+    blocks = _blocks(ctx.instrument, constructs)
+    std_loadings = loadings_from_estimates(cfa.estimates_)
+    thresholds = ctx.validity_thresholds()
+    reliability = reliability_table(clean, blocks, std_loadings, thresholds)
+    loadings = item_loadings_table(std_loadings, thresholds)
+    ratios = htmt(clean, blocks)
+    ave = pd.Series({code: average_variance_extracted(std_loadings.query("construct == @code")["std_all"])
+                     for code in constructs})
+    fl = fornell_larcker(ave, cfa.latent_correlations().loc[constructs, constructs])
+    discriminant = discriminant_validity_table(ratios, fl, thresholds)
+    ctx.save_table(reliability, "reliability")
+    ctx.save_table(loadings, "loadings")
+    ctx.save_table(discriminant, "discriminant_validity")
+    ctx.save_table(ratios.reset_index(names="construct"), "htmt")
+    return MeasurementResults(cfa, reliability, loadings, discriminant, ratios, fl.matrix)
+
+
+@dataclass
+class StructuralResults:
+    sem: StructuralEquationModel
+    paths: pd.DataFrame
+    effects: pd.DataFrame
+    specific: pd.DataFrame
+
+
+def structural_analysis(ctx: StudyContext, clean: pd.DataFrame, truth: GroundTruth | None = None) -> StructuralResults:
+    """The hypothesised model: e-SQ (second order) -> trust, value -> satisfaction -> loyalty."""
+    sem = StructuralEquationModel(structural_model_syntax(ctx.instrument, truth)).fit(clean)
+    est = sem.estimates_
+    paths = est[(est["op"] == "~") | ((est["op"] == "=~") & est["lhs"].eq("ESQ"))].reset_index(drop=True)
+    if truth is not None:
+        true = {**{f"{o}~{p}": v for (o, p), v in truth.paths.items()},
+                **{f"ESQ=~{d}": v for d, v in truth.second_order.items()}}
+        paths = paths.assign(true=[true.get(f"{r.lhs}{r.op}{r.rhs}" if r.op == "=~" else f"{r.lhs}~{r.rhs}")
+                                   for r in paths.itertuples()])
+    effects = structural_effects(sem.structure_, EFFECT_PAIRS)
+    specific = pd.concat([specific_indirect_effects(sem.structure_, c, o) for c, o in EFFECT_PAIRS[:2]],
+                         ignore_index=True)
+    ctx.save_table(paths, "paths")
+    ctx.save_table(sem.estimates_, "estimates_structural")
+    ctx.save_table(sem.r2_.rename_axis("variable").reset_index(), "r_squared")
+    ctx.save_table(specific, "specific_indirect")
+    return StructuralResults(sem, paths, effects, specific)
+
+
+def structural_model_syntax_for(ctx: StudyContext, data: StudyData) -> str:
+    """The hypothesised structural model for this instrument (and truth, when simulated)."""
+    return structural_model_syntax(ctx.instrument, data.truth)
+
+
+def measurement_model_syntax_for(ctx: StudyContext) -> str:
+    """The CFA of every reflective construct of the instrument."""
+    return measurement_model_syntax(ctx.instrument)
+
+
+def fit_table(ctx: StudyContext, models: dict[str, StructuralEquationModel]) -> pd.DataFrame:
+    """Global fit of each model beside the cut-offs (Hu & Bentler 1999)."""
+    t = ctx.fit_thresholds()
+    rows = []
+    for name, model in models.items():
+        f = model.fit_
+        rows.append({"model": name, "n": f["n"], "chisq": f["chisq"], "df": f["df"], "pvalue": f["pvalue"],
+                     "cfi": f["cfi"], "tli": f["tli"], "rmsea": f["rmsea"], "rmsea_ci_lower": f["rmsea_ci_lower"],
+                     "rmsea_ci_upper": f["rmsea_ci_upper"], "srmr": f["srmr"], "aic": f["aic"], "bic": f["bic"],
+                     "meets_cfi": f["cfi"] >= t["cfi"], "meets_tli": f["tli"] >= t["tli"],
+                     "meets_rmsea": f["rmsea"] <= t["rmsea"], "meets_srmr": f["srmr"] <= t["srmr"]})
+    return ctx.save_table(pd.DataFrame(rows), "fit")
+
+
+def indirect_effects(ctx: StudyContext, structural: StructuralResults, clean: pd.DataFrame,
+                     truth: GroundTruth | None = None) -> BootstrapResult | None:
+    """Percentile-bootstrap CIs of direct, indirect and total effects (seeded, parallel)."""
+    analysis = ctx.settings.analysis
+    draws = analysis.bootstrap_draws
+    if draws == 0:
+        table = structural.effects.melt(id_vars=["from_", "to"], var_name="kind", value_name="est")
+        ctx.save_table(table, "indirect")
+        return None
+    result = bootstrap_effects(structural.sem, clean, EFFECT_PAIRS, n_draws=draws, random_state=ctx.seed,
+                               n_jobs=analysis.n_jobs, ci_level=analysis.ci_level)
+    table = result.summary
+    if truth is not None:
+        true = _true_effects(truth)
+        table = table.assign(true=[true.get((r.from_, r.to, r.kind), np.nan) for r in table.itertuples()])
+    ctx.save_table(table, "indirect")
+    return result
+
+
+def _true_effects(truth: GroundTruth) -> dict[tuple[str, str, str], float]:
+    """(cause, outcome, direct | indirect | total) -> true standardized effect."""
+    kinds = {"direct": "direct", "total_indirect": "indirect", "total": "total"}
+    table = truth.indirect_effects(EFFECT_PAIRS)
+    return {(r.from_, r.to, kinds[r.effect]): float(r.est) for r in table.itertuples() if r.effect in kinds}
+
+
+def recovery_table(ctx: StudyContext, truth: GroundTruth, structural: StructuralResults,
+                   boot: BootstrapResult | None) -> pd.DataFrame:
+    """Every true structural parameter beside its estimate (simulated data only)."""
+    rows = []
+    for rec in structural.paths.itertuples():
+        name = f"{rec.lhs} ~ {rec.rhs}" if rec.op == "~" else f"{rec.lhs} =~ {rec.rhs}"
+        rows.append({"parameter": name, "true": rec.true, "estimate": rec.std_all})
+    true_r2 = truth.r_squared()
+    for name, value in structural.sem.r2_.items():
+        if name in true_r2.index:
+            rows.append({"parameter": f"R2 {name}", "true": float(true_r2[name]), "estimate": float(value)})
+    if boot is not None:
+        true = _true_effects(truth)
+        for rec in boot.summary.itertuples():
+            if rec.kind != "direct":
+                rows.append({"parameter": f"{rec.kind} {rec.from_} -> {rec.to}",
+                             "true": true.get((rec.from_, rec.to, rec.kind), np.nan), "estimate": rec.est,
+                             "ci_lower": rec.ci_lower, "ci_upper": rec.ci_upper})
+    table = pd.DataFrame(rows)
+    table["difference"] = table["estimate"] - table["true"]
+    return ctx.save_table(table, "recovery")

@@ -1,0 +1,1 @@
+"""Benchmarks for ``make bench``; outside the importable package, they only call it."""
