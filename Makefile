@@ -8,12 +8,15 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 CLIENT     ?= default
 JOBS       ?= 2
+ARGS       ?=
+# Jupyter refuses to start as root unless told; containers often run as root.
+ROOT_FLAG  := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup report test bench lab survey lock clean clean-all
+.PHONY: help setup report test test-fast bench lab survey lock clean clean-all
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
-	@echo "  Variables: CLIENT=$(CLIENT) (reports/clients/<CLIENT>.yml), JOBS=$(JOBS)"
+	@echo "  Variables: CLIENT=$(CLIENT) (reports/clients/<CLIENT>.yml), JOBS=$(JOBS), ARGS=... (passed to pytest / jupyter lab)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON_SYS) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
@@ -30,7 +33,10 @@ report: $(STAMP) ## Run the study notebook and render reports/_output/$(CLIENT)/
 	$(PY) -m analysis report --client $(CLIENT)
 
 test: $(STAMP) ## Run the whole test suite (unit, lavaan parity, recovery, end-to-end)
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) -q $(ARGS)
+
+test-fast: $(STAMP) ## Run the suite without the end-to-end report renders (-m "not slow")
+	$(PY) -m pytest -n $(JOBS) -q -m "not slow" $(ARGS)
 
 bench: $(STAMP) ## Run the benchmarks; prints ratios against an in-process baseline
 	$(PY) -m benchmarks
@@ -38,8 +44,8 @@ bench: $(STAMP) ## Run the benchmarks; prints ratios against an in-process basel
 survey: $(STAMP) ## Write the codebook and printable questionnaires to reports/_output/survey/
 	$(PY) -m analysis survey export --out reports/_output/survey
 
-lab: $(STAMP) ## Start JupyterLab with the project kernel
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(STAMP) ## Start JupyterLab with the project kernel (extra options: ARGS="--port 8899 --no-browser")
+	$(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG) $(ARGS)
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs network to the package index)
 	rm -rf .lockvenv && $(PYTHON_SYS) -m venv .lockvenv

@@ -15,7 +15,7 @@ import numpy as np
 
 from analysis.errors import ConfigError
 
-__all__ = ["seed_sequence", "component_seed", "component_rng"]
+__all__ = ["seed_sequence", "make_rng", "component_seed", "component_rng", "stream_rng"]
 
 
 def seed_sequence(random_state, owner: str = "random_state") -> np.random.SeedSequence:
@@ -29,6 +29,21 @@ def seed_sequence(random_state, owner: str = "random_state") -> np.random.SeedSe
         return np.random.SeedSequence(None if random_state is None else int(random_state))
     raise ConfigError(f"{owner}: parameter 'random_state': expected a non-negative int, a numpy Generator, "
                       f"a SeedSequence or None, got {random_state!r}")
+
+
+def make_rng(random_state, owner: str = "random_state") -> np.random.Generator:
+    """A Generator for ``random_state`` (a Generator is used as it is, so callers share its stream).
+
+    ``make_rng(5)`` draws exactly what ``numpy.random.default_rng(5)`` draws.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(seed_sequence(random_state, owner))
+
+
+def stream_rng(seed: int, stream: int) -> np.random.Generator:
+    """Generator number ``stream`` of a run seeded with ``seed`` (independent of the others)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
 
 
 def component_seed(root: np.random.SeedSequence, name: str) -> np.random.SeedSequence:

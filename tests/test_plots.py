@@ -3,6 +3,9 @@ axes and artists, survives missing optional columns, and saves a non-empty PNG."
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 
 from analysis import plots
-from analysis.plots.diagram import STUDY_LAYOUT, layered_layout, path_diagram, significance_stars
+from analysis.plots.diagram import path_diagram, significance_stars
+from analysis.plots.diagram_layout import STUDY_LAYOUT, layered_layout
 from analysis.errors import ConfigError, DataError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -19,12 +23,6 @@ ITEMS = [f"{code}{k}" for code, n in [("EFF", 4), ("SYS", 3), ("SAT", 4), ("LOY"
 STUDY_PATHS = [("TRU", "ESQ", 0.55, 1e-6), ("VAL", "ESQ", 0.55, 1e-6), ("SAT", "ESQ", 0.40, 1e-5),
                ("SAT", "TRU", 0.25, 0.003), ("SAT", "VAL", 0.25, 0.002),
                ("LOY", "SAT", 0.40, 1e-4), ("LOY", "TRU", 0.30, 0.01), ("LOY", "ESQ", 0.10, 0.12)]
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plots.plt.close("all")
 
 
 def _saved(fig: Figure, tmp_path, name: str):
@@ -83,21 +81,30 @@ def study_estimates() -> pd.DataFrame:
     return table
 
 
-def test_save_figure_writes_png_atomically_and_closes(tmp_path):
-    fig, ax = plots.plt.subplots()
+def test_save_figure_writes_png_atomically_outside_pyplot(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plots.subplots()
     ax.plot([0, 1], [0, 1])
-    number = fig.number
     path = plots.save_figure(fig, tmp_path / "figures", "line.png")
     assert path == tmp_path / "figures" / "line.png"
     assert path.read_bytes().startswith(PNG_SIGNATURE)
     assert [p.name for p in path.parent.iterdir()] == ["line.png"]  # no temp file left
-    assert not plots.plt.fignum_exists(number)
+    assert plt.get_fignums() == []  # figures never enter pyplot's global registry
+
+
+def test_the_package_never_switches_the_matplotlib_backend():
+    package = Path(plots.__file__).parents[1]
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if re.search(r"matplotlib\.use\(|^\s*(import|from) matplotlib(\.pyplot| import pyplot)",
+                               p.read_text(encoding="utf-8"), re.M)]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden"])
 def test_save_figure_rejects_names_that_are_not_plain_files(tmp_path, name):
     with pytest.raises(ConfigError, match="figure name"):
-        plots.save_figure(plots.plt.figure(), tmp_path, name)
+        plots.save_figure(plots.subplots()[0], tmp_path, name)
 
 
 def test_likert_distribution_has_one_panel_per_construct(responses, tmp_path):
@@ -215,7 +222,9 @@ def test_bootstrap_distribution_one_panel_per_effect(tmp_path):
 
 def _labels_clear_nodes(fig: Figure) -> bool:
     ax = fig.axes[0]
-    renderer = fig.canvas.get_renderer()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
     ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
     for text in ax.texts:
         if text.get_bbox_patch() is None:

@@ -24,9 +24,8 @@ from analysis.screening.indices import (
     intra_individual_response_variability,
     longstring,
     longstring_by_block,
-    mahalanobis_distance,
-    speeding,
 )
+from analysis.screening.outliers import mahalanobis_distance, speeding
 from analysis.errors import ConfigError, DataError
 from analysis.paths import PROJECT_ROOT
 from analysis.screening.rules import RULES, ScreeningResult, ScreeningThresholds, screen_responses

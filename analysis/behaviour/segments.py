@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ConfigError, DataError
+from analysis.seeding import make_rng
 
 __all__ = ["web_behaviour_profile", "quantile_segments", "kmeans_segments",
            "segment_profile", "ENGAGEMENT_COLUMNS"]
@@ -144,8 +145,7 @@ def kmeans_segments(profile: pd.DataFrame, columns=ENGAGEMENT_COLUMNS, n_cluster
         data = np.where((data >= 0).all(axis=0), np.log1p(np.maximum(data, 0)), data)
     spread = data.std(axis=0)
     data = (data - data.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    seed = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+    seed = make_rng(random_state, "kmeans_segments")
     best = None
     for child in seed.spawn(n_init):
         result = _kmeans_once(data, n_clusters, child, max_iter)

@@ -20,6 +20,7 @@ from scipy import optimize, stats
 from analysis.errors import ConfigError, DataError
 from analysis.measurement.statistics import htmt
 from analysis.sem.bootstrap import percentile_interval, run_seeded_draws, seed_sequence
+from analysis.seeding import make_rng
 
 __all__ = [
     "construct_scores",
@@ -273,7 +274,7 @@ def _htmt_draws(values: np.ndarray, columns: list[str], blocks: dict[str, list[s
     out = np.full((len(seeds), len(pairs)), np.nan)
     n = len(values)
     for row, seed in enumerate(seeds):
-        sample = pd.DataFrame(values[np.random.default_rng(seed).integers(0, n, n)], columns=columns)
+        sample = pd.DataFrame(values[make_rng(seed).integers(0, n, n)], columns=columns)
         with np.errstate(all="ignore"):
             matrix = htmt(sample, blocks)
         out[row] = [matrix.loc[a, b] for a, b in pairs]

@@ -13,26 +13,30 @@ from analysis.plots.style import (
     VERMILLION,
     GREY,
     SKY,
-    plt,
     styled,
+    subplots,
 )
 from analysis.plots.survey import (
-    DEFAULT_FIT_THRESHOLDS,
     save_figure,
     likert_distribution,
     construct_correlation_heatmap,
     screening_summary,
     duration_distribution,
+)
+from analysis.plots.sem import (
+    DEFAULT_FIT_THRESHOLDS,
     loadings_plot,
     fit_indices_plot,
     recovery_plot,
     bootstrap_distribution,
-    path_diagram,
 )
-from analysis.plots.diagram import (
+from analysis.plots.diagram_layout import (
     STUDY_LAYOUT,
     layered_layout,
+)
+from analysis.plots.diagram import (
     significance_stars,
+    path_diagram,
 )
 from analysis.plots.behaviour import (
     cohort_retention_heatmap,
@@ -53,22 +57,22 @@ __all__ = [
     "VERMILLION",
     "GREY",
     "SKY",
-    "plt",
     "styled",
-    "DEFAULT_FIT_THRESHOLDS",
+    "subplots",
     "save_figure",
     "likert_distribution",
     "construct_correlation_heatmap",
     "screening_summary",
     "duration_distribution",
+    "DEFAULT_FIT_THRESHOLDS",
     "loadings_plot",
     "fit_indices_plot",
     "recovery_plot",
     "bootstrap_distribution",
-    "path_diagram",
     "STUDY_LAYOUT",
     "layered_layout",
     "significance_stars",
+    "path_diagram",
     "cohort_retention_heatmap",
     "bgnbd_fit_check",
     "clv_distribution",

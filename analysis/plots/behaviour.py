@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -27,6 +26,7 @@ from analysis.plots.style import (
     VERMILLION,
     _require_columns,
     styled,
+    subplots,
 )
 
 __all__ = ["cohort_retention_heatmap", "bgnbd_fit_check", "clv_distribution", "retention_curves",
@@ -67,7 +67,7 @@ def cohort_retention_heatmap(cohorts: pd.DataFrame, max_periods: int = 18, *,
                                                                     values="retention")
     sizes = cohorts.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
     grid.index = [f"{c} (n={int(sizes[c]):,})" for c in grid.index]
-    fig, ax = plt.subplots(figsize=(10, 0.38 * len(grid) + 1.8), layout="constrained")
+    fig, ax = subplots(figsize=(10, 0.38 * len(grid) + 1.8), layout="constrained")
     sns.heatmap(grid * 100, ax=ax, cmap="cividis", annot=True, fmt=".0f", annot_kws={"fontsize": 7},
                 cbar_kws={"label": "customers ordering in that month (%)"}, linewidths=0.4, linecolor="white")
     ax.set_xlabel("Months since signup (month 0, the first order, is always 100% and not shown)")
@@ -82,7 +82,7 @@ def bgnbd_fit_check(check: pd.DataFrame, *,
     """Grouped bars: customers by number of repeat purchases, observed and drawn from the fit."""
     _require_columns(check, ["repeat_purchases", "observed", "bgnbd_model"], "bgnbd_fit_check")
     x = np.arange(len(check))
-    fig, ax = plt.subplots(figsize=(8, 4.4), layout="constrained")
+    fig, ax = subplots(figsize=(8, 4.4), layout="constrained")
     ax.bar(x - 0.2, check["observed"], width=0.4, color=BLUE, label="observed customers")
     ax.bar(x + 0.2, check["bgnbd_model"], width=0.4, color=ORANGE, hatch="//", edgecolor="white",
            label="simulated from the fitted BG/NBD")
@@ -105,7 +105,7 @@ def clv_distribution(customers: pd.DataFrame, frequency: pd.Series | None = None
     ``frequency`` (same index) splits P(alive) into one-time and repeat buyers.
     """
     _require_columns(customers, ["probability_alive", "clv"], "clv_distribution")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
+    fig, axes = subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     alive = customers["probability_alive"].to_numpy(float)
     bins = np.linspace(0, 1, 21)
     if frequency is not None:
@@ -174,7 +174,7 @@ def retention_curves(curves: pd.DataFrame, summary: pd.DataFrame | None = None, 
     _require_columns(curves, ["source", "group", "timeline", "survival", "ci_lower", "ci_upper"],
                      "retention_curves")
     sources = [s for s in dict.fromkeys(curves["source"]) if s != "all customers"] or ["all customers"]
-    fig, axes = plt.subplots(1, len(sources), figsize=(6.2 * len(sources), 4.6), squeeze=False,
+    fig, axes = subplots(1, len(sources), figsize=(6.2 * len(sources), 4.6), squeeze=False,
                              sharey=True, layout="constrained")
     overall = curves[curves["source"] == "all customers"]
     sizes = {} if summary is None else {(r.source, r.group): int(r.n_customers) for r in summary.itertuples()}
@@ -209,7 +209,7 @@ def loyalty_repeat_plot(binned: pd.DataFrame, *,
     """12-month repeat rate (Wilson 95% CI) per loyalty quintile, one line per source."""
     _require_columns(binned, ["source", "group", "repeat_rate", "ci_lower", "ci_upper", "n_customers"],
                      "loyalty_repeat_plot")
-    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    fig, ax = subplots(figsize=(8, 4.8), layout="constrained")
     sources = list(dict.fromkeys(binned["source"]))
     offsets = np.linspace(-0.12, 0.12, len(sources)) if len(sources) > 1 else [0.0]
     for offset, source in zip(offsets, sources):
@@ -242,7 +242,7 @@ def attitude_behaviour_correlations(correlations: pd.DataFrame, method: str = "p
         raise DataError(f"attitude_behaviour_correlations: no rows with method {method!r}")
     attitudes = list(dict.fromkeys(data["attitude"]))
     behaviours = [b for b in BEHAVIOUR_LABELS if b in set(data["behaviour"])]
-    fig, axes = plt.subplots(1, len(attitudes), figsize=(4.4 * len(attitudes) + 1.5, 5.2), sharey=True,
+    fig, axes = subplots(1, len(attitudes), figsize=(4.4 * len(attitudes) + 1.5, 5.2), sharey=True,
                              sharex=True, squeeze=False, layout="constrained")
     sources = list(dict.fromkeys(data["source"]))
     offsets = np.linspace(-0.22, 0.22, len(sources)) if len(sources) > 1 else [0.0]
@@ -284,7 +284,7 @@ def segment_heatmap(table: pd.DataFrame, *, title: str = "Web-behaviour segments
     spread = grid.max(axis=1) - grid.min(axis=1)
     relative = grid.sub(grid.min(axis=1), axis=0).div(spread.where(spread > 0), axis=0)
     sizes = numeric.drop_duplicates("segment").set_index("segment")["segment_size"]
-    fig, ax = plt.subplots(figsize=(2.3 * grid.shape[1] + 3.5, 0.42 * len(grid) + 1.8), layout="constrained")
+    fig, ax = subplots(figsize=(2.3 * grid.shape[1] + 3.5, 0.42 * len(grid) + 1.8), layout="constrained")
     # round before formatting so that -0.001 prints as 0.00, not -0.00
     annotations = grid.map(lambda v: "" if pd.isna(v) else (f"{v:,.0f}" if abs(v) >= 100
                                                            else f"{round(v, 2) + 0.0:.2f}"))
@@ -318,7 +318,7 @@ def response_bias_plot(table: pd.DataFrame, *,
     observed = table[table["kind"] == "observed CRM"]
     truth = table[table["kind"] != "observed CRM"]
     panels = 1 + (len(truth) > 0)
-    fig, axes = plt.subplots(1, panels, figsize=(6.8 * panels, 4.2), squeeze=False, layout="constrained")
+    fig, axes = subplots(1, panels, figsize=(6.8 * panels, 4.2), squeeze=False, layout="constrained")
     specs = [(observed, 100 / observed["all_customers"].to_numpy(float), "%", BLUE, "",
               "Respondents vs all customers (% difference, 95% CI)", "Observed behaviour (CRM)")]
     if panels == 2:

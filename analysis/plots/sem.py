@@ -24,7 +24,7 @@ from analysis.plots.style import (
     SKY,
     VERMILLION,
     _require_columns,
-    plt,
+    subplots,
     styled,
 )
 
@@ -54,7 +54,7 @@ def loadings_plot(
     if rows.empty:
         raise DataError("loadings_plot: estimates has no loadings (rows with op '=~')")
     constructs = list(dict.fromkeys(rows["lhs"]))
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.27 * len(rows) + 0.2 * len(constructs)),
+    fig, ax = subplots(figsize=(7.5, 1.2 + 0.27 * len(rows) + 0.2 * len(constructs)),
                            layout="constrained")
     y, ticks, names, weak_count = 0.0, [], [], 0
     values = pd.to_numeric(rows["std_all"], errors="coerce")
@@ -122,7 +122,7 @@ def fit_indices_plot(
     cut_offs = {**DEFAULT_FIT_THRESHOLDS, **(thresholds or {})}
     specs = [("cfi", "CFI", True), ("tli", "TLI", True), ("rmsea", "RMSEA", False),
              ("srmr", "SRMR", False)]
-    fig, axes = plt.subplots(4, 1, figsize=(8, 5.6), layout="constrained")
+    fig, axes = subplots(4, 1, figsize=(8, 5.6), layout="constrained")
     for ax, (key, name, higher_is_better) in zip(axes, specs):
         value, cut = _number(fit.get(key)), float(cut_offs[key])
         ci = [_number(fit.get(f"{key}_ci_lower")), _number(fit.get(f"{key}_ci_upper"))]
@@ -228,7 +228,7 @@ def recovery_plot(
         raise DataError("recovery_plot: columns 'true' and 'estimate' hold no numbers")
     pad = 0.08 * max(finite.max() - finite.min(), 0.2)
     lo, hi = finite.min() - pad, finite.max() + pad
-    fig, ax = plt.subplots(figsize=(6.8, 6.8), layout="constrained")
+    fig, ax = subplots(figsize=(6.8, 6.8), layout="constrained")
     ax.fill_between([lo, hi], [lo - tolerance, hi - tolerance], [lo + tolerance, hi + tolerance],
                     color=GREEN, alpha=0.18, label=f"±{tolerance:g} band")
     ax.plot([lo, hi], [lo, hi], color="#555555", linestyle="--", label="estimate = truth")
@@ -289,7 +289,7 @@ def bootstrap_distribution(
     effects = list(draws.columns)
     ncols = min(3, len(effects))
     nrows = int(np.ceil(len(effects) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows + 0.6),
+    fig, axes = subplots(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows + 0.6),
                              squeeze=False, layout="constrained")
     tail = (1 - level) / 2
     for ax, effect in zip(axes.flat, effects):

@@ -1,41 +1,24 @@
-"""Shared look of the report figures: backend choice, colours, the ``styled`` decorator.
+"""Shared look of the report figures: colours, the ``styled`` decorator, new figures.
 
-Imported by :mod:`analysis.plots.survey` and :mod:`analysis.plots.sem` (and, through
-:mod:`analysis.plots.survey`, by the diagram and behaviour figures), so the headless backend is
-chosen before :mod:`matplotlib.pyplot` is first imported. Colours come from seaborn's
-"colorblind" palette.
+Figures are built object-oriented (:class:`matplotlib.figure.Figure`, never
+:mod:`matplotlib.pyplot`), so importing the workbench neither chooses a backend nor
+registers figures in pyplot's global state; ``Figure.savefig`` renders PNGs with Agg
+on any machine. Colours come from seaborn's "colorblind" palette.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from functools import wraps
 
 import matplotlib
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
+from analysis.errors import DataError
 
-def _select_backend() -> None:
-    # Headless Linux (CI, papermill) gets Agg; Jupyter (inline backend, which sets
-    # MPLBACKEND) and any explicit user choice are left alone.
-    if os.environ.get("MPLBACKEND") or "ipykernel" in sys.modules:
-        return
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        matplotlib.use("Agg")
-
-
-_select_backend()
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from analysis.errors import DataError  # noqa: E402
-
-__all__ = ["PALETTE", "BLUE", "ORANGE", "GREEN", "VERMILLION", "GREY", "SKY", "plt", "styled"]
+__all__ = ["PALETTE", "BLUE", "ORANGE", "GREEN", "VERMILLION", "GREY", "SKY", "styled", "subplots"]
 
 PALETTE = sns.color_palette("colorblind")
 BLUE, ORANGE, GREEN, VERMILLION, GREY, SKY = (PALETTE[i] for i in (0, 1, 2, 3, 7, 9))
@@ -55,10 +38,16 @@ def styled(func):
     def wrapper(*args, **kwargs):
         # Ticks copy the properties of the first tick, created here, so the style
         # sticks even though later ticks are made at draw time.
-        with sns.axes_style("whitegrid"), plt.rc_context(_RC):
+        with sns.axes_style("whitegrid"), matplotlib.rc_context(_RC):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, layout=None, **grid) -> tuple[Figure, object]:
+    """A new :class:`Figure` and its axes, like ``pyplot.subplots`` but outside pyplot."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **grid)
 
 
 def _require_columns(data: pd.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -3,13 +3,9 @@
 Every function takes the data first, returns a :class:`matplotlib.figure.Figure` and never
 calls ``plt.show()``; :func:`save_figure` writes it as PNG and closes it. Colours come
 from seaborn's "colorblind" palette, and no meaning is carried by colour alone (markers,
-line styles and text repeat it). The shared style (backend, palette, :func:`styled`) lives
-in :mod:`analysis.plots.style`, the SEM figures (loadings, fit, recovery, bootstrap) in
-:mod:`analysis.plots.sem`, and the structural path diagram in :mod:`analysis.plots.diagram`; all
-are re-exported here (:func:`path_diagram` lazily).
-
-In a notebook, show a figure with ``display(fig)`` before saving it: saving closes it,
-and the inline backend only shows figures that are still open when the cell ends.
+line styles and text repeat it). The shared style (palette, :func:`styled`) lives in
+:mod:`analysis.plots.style`; the SEM figures are in :mod:`analysis.plots.sem` and the path
+diagram in :mod:`analysis.plots.diagram`.
 """
 
 from __future__ import annotations
@@ -20,60 +16,26 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# plot_style chooses the matplotlib backend, so it is imported before seaborn (which
-# pulls in pyplot); plt comes from there too.
-from analysis.plots.style import (
-    BLUE,
-    GREEN as GREEN,
-    GREY as GREY,
-    ORANGE,
-    PALETTE,
-    SKY as SKY,
-    VERMILLION,
-    _require_columns,
-    plt,
-    styled,
-)
-from analysis.plots.sem import (
-    DEFAULT_FIT_THRESHOLDS,
-    bootstrap_distribution,
-    fit_indices_plot,
-    loadings_plot,
-    recovery_plot,
-)
-
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
+from analysis.plots.style import BLUE, ORANGE, PALETTE, VERMILLION, _require_columns, styled, subplots
+
 from analysis.atomic import atomic_path
 from analysis.errors import ConfigError, DataError
 
 __all__ = [
     "PALETTE",
-    "DEFAULT_FIT_THRESHOLDS",
     "save_figure",
     "likert_distribution",
     "construct_correlation_heatmap",
     "screening_summary",
     "duration_distribution",
-    "loadings_plot",
-    "fit_indices_plot",
-    "recovery_plot",
-    "bootstrap_distribution",
-    "path_diagram",
 ]
 
-
-def __getattr__(name: str):
-    # Lazy re-export: analysis.plots.diagram imports this module for its style helpers.
-    if name == "path_diagram":
-        from analysis.plots.diagram import path_diagram
-
-        return path_diagram
-    raise AttributeError(f"module 'analysis.plots.survey' has no attribute {name!r}")
 
 
 def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int = 150) -> Path:
@@ -97,7 +59,7 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int 
             with open(tmp, "wb") as handle:
                 fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     finally:
-        plt.close(fig)
+        fig.clear()  # free the figure's memory at once; nothing else holds it
     return target
 
 
@@ -143,7 +105,7 @@ def likert_distribution(
     for item in items:
         groups.setdefault(_construct_of(item), []).append(item)
     heights = [len(g) for g in groups.values()]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(groups), 1, sharex=True, squeeze=False, layout="constrained",
         figsize=(9, 1.4 + 0.34 * len(items) + 0.45 * len(groups)),
         gridspec_kw={"height_ratios": heights},
@@ -206,7 +168,7 @@ def construct_correlation_heatmap(
         )
     n = corr.shape[0]
     side = max(4.5, 0.62 * n + 2.2)
-    fig, ax = plt.subplots(figsize=(side + 1.0, side), layout="constrained")
+    fig, ax = subplots(figsize=(side + 1.0, side), layout="constrained")
     with warnings.catch_warnings():
         # seaborn 0.13 calls Colormap.set_bad, which matplotlib 3.11 flags as pending removal.
         warnings.simplefilter("ignore", PendingDeprecationWarning)
@@ -241,7 +203,7 @@ def screening_summary(flags: pd.DataFrame, *, title: str | None = None) -> Figur
     flagged = flags[rules].fillna(False).astype(bool)
     excluded = flags["excluded"].fillna(False).astype(bool)
     n = len(flags)
-    fig, (ax_rules, ax_count) = plt.subplots(
+    fig, (ax_rules, ax_count) = subplots(
         1, 2, figsize=(11, max(3.6, 0.45 * len(rules) + 2.0)), layout="constrained",
         gridspec_kw={"width_ratios": [1.4, 1]},
     )
@@ -323,7 +285,7 @@ def duration_distribution(
         raise DataError("duration_distribution: column 'duration_sec' has no positive values")
     lo, hi = per_item[valid].min(), per_item[valid].max()
     bins = np.geomspace(lo * 0.95, hi * 1.05, 40)
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig, ax = subplots(figsize=(8, 4.5), layout="constrained")
     series = [per_item[valid & ~excluded], per_item[valid & excluded]]
     names = ["kept", "excluded"]
     if flags is None or not excluded.any():

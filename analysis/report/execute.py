@@ -152,6 +152,21 @@ def _keep_failed(output: Path) -> Path | None:
     return failed
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager talking to the kernel over local sockets instead of TCP.
+
+    The kernel runs on this machine only, so IPC is both the natural transport and the
+    one ipykernel does not warn about ("Kernel is running over TCP without encryption").
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def execute_notebook(
     notebook: str | os.PathLike,
     output: str | os.PathLike,
@@ -211,7 +226,7 @@ def execute_notebook(
         papermill.execute_notebook(
             notebook, output, parameters=values, cwd=os.fspath(cwd), kernel_name=name,
             progress_bar=False, log_output=False, execution_timeout=timeout,
-            start_timeout=start_timeout,
+            start_timeout=start_timeout, kernel_manager_class=_ipc_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
         number = _source_cell_number(_executed_cells(exc, output), exc.cell_index, source_ids)

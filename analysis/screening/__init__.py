@@ -7,10 +7,12 @@ from analysis.screening.indices import (
     instructed_response_failures,
     longstring,
     longstring_by_block,
-    speeding,
-    mahalanobis_distance,
     even_odd_consistency,
     intra_individual_response_variability,
+)
+from analysis.screening.outliers import (
+    speeding,
+    mahalanobis_distance,
 )
 from analysis.screening.rules import (
     RULES,
@@ -23,10 +25,10 @@ __all__ = [
     "instructed_response_failures",
     "longstring",
     "longstring_by_block",
-    "speeding",
-    "mahalanobis_distance",
     "even_odd_consistency",
     "intra_individual_response_variability",
+    "speeding",
+    "mahalanobis_distance",
     "RULES",
     "ScreeningThresholds",
     "ScreeningResult",

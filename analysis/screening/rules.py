@@ -48,9 +48,8 @@ from analysis.screening.indices import (
     intra_individual_response_variability,
     longstring,
     longstring_by_block,
-    mahalanobis_distance,
-    speeding,
 )
+from analysis.screening.outliers import mahalanobis_distance, speeding
 from analysis.errors import ConfigError, DataError
 
 __all__ = [
@@ -93,7 +92,7 @@ class ScreeningThresholds:
     mahalanobis_alpha : float
         ``mahalanobis`` fires when the chi-square p-value of D^2 is below .001.
     mahalanobis_missing : {"available", "mean_impute"}
-        See :func:`analysis.screening.indices.mahalanobis_distance`.
+        See :func:`analysis.screening.outliers.mahalanobis_distance`.
     even_odd_min : float
         ``even_odd`` fires when the Spearman-Brown even-odd coefficient is below .30.
     exclude_rules : frozenset of str

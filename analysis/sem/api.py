@@ -14,7 +14,7 @@ continuous, complete rows, ML or MLR   semopy (:class:`StructuralEquationModel`)
                                        and the scaled-shifted test (:class:`OrdinalCFA`)
 =====================================  ==============================================
 
-All three return objects with the same fitted attributes: ``estimates_`` (lavaan-style
+All three are :class:`~analysis.sem.fitted.FittedSEM` objects with the same fitted attributes: ``estimates_`` (lavaan-style
 table), ``fit_`` (dict), ``r2_`` and ``warnings_``; every one is checked against lavaan
 in the test suite.
 """
@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.errors import ConfigError, DataError
+from analysis.errors import ConfigError, DataError, check_choice
+from analysis.sem.fitted import FittedSEM
 
 __all__ = ["ESTIMATORS", "MISSING", "fit_model", "parse_ordered"]
 
@@ -48,15 +49,9 @@ def parse_ordered(ordered: str | Sequence[str] | None, data: pd.DataFrame) -> li
     return list(ordered)
 
 
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
 def fit_model(data: pd.DataFrame, model: str, *, estimator: str | None = None, group: str | None = None,
               group_equal: Sequence[str] = (), ordered: str | Sequence[str] | None = None,
-              missing: str = "listwise", ci_level: float = 0.95):
+              missing: str = "listwise", ci_level: float = 0.95) -> FittedSEM:
     """Fit a lavaan-syntax model and return the fitted estimator object.
 
     Parameters
@@ -77,13 +72,13 @@ def fit_model(data: pd.DataFrame, model: str, *, estimator: str | None = None, g
     missing : {"listwise", "fiml", "pairwise"}
         ``fiml`` for continuous data, ``pairwise`` for ordinal data.
     """
-    missing = _check_choice("missing", str(missing).lower(), MISSING)
+    missing = check_choice("missing", str(missing).lower(), MISSING)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     ordinal = parse_ordered(ordered, data)
     if estimator is None:
         estimator = "WLSMV" if ordinal is not None else "ML"
-    estimator = _check_choice("estimator", str(estimator).upper(), ESTIMATORS)
+    estimator = check_choice("estimator", str(estimator).upper(), ESTIMATORS)
     if estimator in ("WLSMV", "DWLS") and ordinal is None:
         ordinal = "all"
     if group is not None and group not in data.columns:

@@ -16,7 +16,6 @@ statistic computed from each refitted model.
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,10 +30,10 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import ConfigError, DataError, ModelError
-from analysis.seeding import seed_sequence
+from analysis.seeding import make_rng, seed_sequence
 from analysis.sem.defined import evaluate
 from analysis.sem.effects import effect_matrices
-from analysis.sem.semopy_engine import StructuralEquationModel, latent_structure
+from analysis.sem.semopy_engine import StructuralEquationModel, latent_structure, quiet_semopy
 
 # Interval endpoints need far less precision than the reported point estimates.
 _DRAW_OPTIONS = {"ftol": 1e-9, "maxiter": 10000}
@@ -95,8 +94,7 @@ def _check_draw_settings(n_draws: int, n_jobs: int, level: float) -> None:
 
 
 def _quiet_draws(draw_function: Callable, args: tuple, seeds: list[np.random.SeedSequence]) -> np.ndarray:
-    logging.getLogger("semopy").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), threadpool_limits(limits=1):  # workers already fill the cores
+    with warnings.catch_warnings(), threadpool_limits(limits=1), quiet_semopy():  # workers already fill the cores
         warnings.simplefilter("ignore")
         return draw_function(*args, seeds)
 
@@ -127,7 +125,7 @@ def _fit_draws(model_syntax: str, values: np.ndarray, columns: list[str], start:
     out = np.full((len(seeds), width), np.nan)
     n = len(values)
     for row, seed in enumerate(seeds):
-        sample = values[np.random.default_rng(seed).integers(0, n, n)]
+        sample = values[make_rng(seed).integers(0, n, n)]
         model.param_vals = start.copy()
         try:
             result = model.fit(pd.DataFrame(sample, columns=columns), options=dict(_DRAW_OPTIONS))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.sem.semopy_engine import LatentStructure
+from analysis.errors import ModelError
 
 __all__ = ["effect_matrices", "structural_effects", "specific_indirect_effects"]
 
@@ -48,7 +49,7 @@ def structural_effects(structure: LatentStructure, pairs: Iterable[tuple[str, st
     for cause, outcome in pairs:
         if cause not in index or outcome not in index:
             missing = [v for v in (cause, outcome) if v not in index]
-            raise KeyError(f"not a structural variable: {', '.join(missing)}; known: {', '.join(structure.names)}")
+            raise ModelError(f"not a structural variable: {', '.join(missing)}; known: {', '.join(structure.names)}")
         i, j = index[outcome], index[cause]
         rows.append({"from_": cause, "to": outcome, "direct": mats["direct"][i, j],
                      "indirect": mats["indirect"][i, j], "total": mats["total"][i, j]})

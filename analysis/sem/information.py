@@ -20,6 +20,7 @@ An MLR sandwich is then ``inv(A) @ (S.T @ S / N) @ inv(A) / N`` with
 from __future__ import annotations
 
 import numpy as np
+from analysis.errors import check_choice
 
 __all__ = [
     "casewise_scores",
@@ -209,7 +210,7 @@ def parameter_covariance(engine, information: str = "expected", theta=None) -> n
     elif information == "observed":
         info = observed_information(engine, theta)
     else:
-        raise ValueError(f"information must be 'expected' or 'observed', got {information!r}")
+        check_choice("information", information, ("expected", "observed"))
     eig = np.linalg.eigvalsh(info)
     if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
         return np.full_like(info, np.nan)

@@ -20,10 +20,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ModelError
-from analysis.sem.syntax import ParsedModel, UserRow, parse_model
+from analysis.errors import ConfigError, ModelError
+from analysis.sem.syntax import ParsedModel, UserRow
 
-__all__ = ["GROUP_EQUAL_OPTIONS", "VariableSets", "build_partable", "parameter_table", "variable_sets"]
+__all__ = ["GROUP_EQUAL_OPTIONS", "VariableSets", "build_partable", "variable_sets"]
 
 GROUP_EQUAL_OPTIONS = ("loadings", "intercepts", "means", "residuals", "residual.covariances",
                        "lv.variances", "lv.covariances", "regressions")
@@ -145,8 +145,8 @@ def build_partable(parsed: ParsedModel, *, ngroups: int = 1, meanstructure: bool
     """
     unknown = [g for g in group_equal if g not in GROUP_EQUAL_OPTIONS]
     if unknown:
-        raise ModelError(f"group_equal: unknown option(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(GROUP_EQUAL_OPTIONS)}")
+        raise ConfigError(f"group_equal: expected any of {', '.join(map(repr, GROUP_EQUAL_OPTIONS))}, "
+                          f"got {', '.join(map(repr, unknown))}")
     rows = parsed.rows
     meanstructure = meanstructure or any(r.op == "~1" for r in rows)
     vs = variable_sets(rows, fixed_x)
@@ -268,10 +268,3 @@ def _assign_free_indices(table: pd.DataFrame, parsed: ParsedModel, vs: VariableS
                     labels[i] = table.at[rows[0], "plabel"]
     table["label"] = labels
 
-
-def parameter_table(model_syntax: str, **options) -> pd.DataFrame:
-    """lavaan-style parameter table of model syntax: ``build_partable(parse_model(...))``.
-
-    ``options`` as :func:`build_partable`; like ``lavaan::lavaanify(model, auto = TRUE)``.
-    """
-    return build_partable(parse_model(model_syntax), **options)[0]

@@ -14,8 +14,10 @@ model's variables are removed (listwise) *before* fitting, and ``n_`` and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +25,14 @@ import pandas as pd
 import semopy
 from scipy import stats
 
-from analysis.errors import ConfigError, ConvergenceError, DataError, ModelError
+from analysis.errors import ConvergenceError, DataError, ModelError, check_choice
 from analysis.sem.admissibility import check_admissibility
 from analysis.sem.defined import delta_method_se, evaluate, split_defined
 from analysis.sem.fit_indices import fit_measures
 from analysis.sem.syntax import parse_model
+from analysis.sem.fitted import FittedSEM
 
-__all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS"]
+__all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS", "quiet_semopy"]
 
 _MIN_ROWS = 10
 ESTIMATORS = ("ML", "MLR")
@@ -52,6 +55,18 @@ class LatentStructure:
     def standardized_beta(self) -> np.ndarray:
         sd = np.sqrt(np.diag(self.covariance))
         return self.beta * sd[None, :] / sd[:, None]
+
+
+@contextlib.contextmanager
+def quiet_semopy() -> Iterator[None]:
+    """Silence semopy's per-fit log messages for the duration, then restore its level."""
+    logger = logging.getLogger("semopy")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def latent_structure(model: semopy.Model) -> LatentStructure:
@@ -77,7 +92,7 @@ def _parse(model_syntax: str) -> dict:
     return ops
 
 
-class StructuralEquationModel:
+class StructuralEquationModel(FittedSEM):
     """A structural equation model in lavaan syntax, fitted by ML with semopy.
 
     Parameters
@@ -107,9 +122,7 @@ class StructuralEquationModel:
     """
 
     def __init__(self, model: str, *, estimator: str = "ML", ci_level: float = 0.95, rmsea_level: float = 0.90):
-        if estimator not in ESTIMATORS:
-            raise ConfigError(f"estimator: expected one of {', '.join(ESTIMATORS)}, got {estimator!r} "
-                              "(ordinal data: use analysis.sem.ordinal.estimator for WLSMV)")
+        check_choice("estimator", estimator, ESTIMATORS)
         self.estimator = estimator
         self.model = model
         self.ci_level = ci_level
@@ -155,9 +168,8 @@ class StructuralEquationModel:
         """Fit by maximum likelihood on the complete rows of ``data``."""
         model = semopy.Model(self.core_model)
         frame = self._prepare(data, list(model.vars["observed"]))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_semopy():
             warnings.simplefilter("ignore", RuntimeWarning)
-            logging.getLogger("semopy").setLevel(logging.ERROR)
             result = model.fit(frame, options=dict(SOLVER_OPTIONS))
         if not result.success or not np.all(np.isfinite(model.param_vals)):
             raise ConvergenceError(
@@ -299,16 +311,6 @@ class StructuralEquationModel:
         return [problem.message for problem in self.problems_]
 
     # --------------------------------------------------------------- results
-    @property
-    def summary(self) -> pd.DataFrame:
-        """The parameter table (alias of ``estimates_``)."""
-        return self.estimates_
-
-    def fit_table(self) -> pd.DataFrame:
-        """Fit measures as a one-row-per-index tidy table."""
-        keys = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-                "srmr", "loglik", "aic", "bic", "npar", "n", "n_dropped"]
-        return pd.DataFrame({"index": keys, "value": [float(self.fit_[k]) for k in keys]})
 
     def factor_scores(self, data: pd.DataFrame, id_column: str | None = None) -> pd.DataFrame:
         """Regression (Thurstone) factor scores of every latent variable for the complete rows.

@@ -78,11 +78,6 @@ class ParsedModel:
         return list(dict.fromkeys(r.lhs for r in self.rows if r.op == "=~"))
 
     @property
-    def variable_names(self) -> list[str]:
-        names = [n for r in self.rows for n in (r.lhs, r.rhs) if n]
-        return list(dict.fromkeys(names))
-
-    @property
     def labels(self) -> list[str]:
         return sorted({lab for r in self.rows for lab in (r.label or ()) if lab})
 

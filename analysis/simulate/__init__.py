@@ -16,12 +16,12 @@ from analysis.simulate.survey import (
     simulate_survey,
     write_simulated_survey,
 )
-from analysis.simulate.truth import (
-    GroundTruth,
+from analysis.simulate.default_model import (
     default_truth,
     measurement_model_syntax,
     structural_model_syntax,
 )
+from analysis.simulate.truth import GroundTruth
 
 __all__ = [
     "CARELESS_TYPES",

@@ -44,6 +44,7 @@ from scipy import optimize, special
 from analysis.errors import ConfigError, DataError
 from analysis.atomic import StagingDirectory
 from analysis.simulate import crm_tables as tables
+from analysis.seeding import make_rng
 
 __all__ = [
     "CRMParams",
@@ -179,12 +180,7 @@ class CRMDatabase:
 
 
 def _generator(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return np.random.default_rng(random_state)
-    raise ConfigError(f"random_state: expected an int, a numpy Generator or None, got "
-                      f"{type(random_state).__name__}")
+    return make_rng(random_state, "simulate_crm")
 
 
 def _group_exclusive_cumsum(values: np.ndarray, starts: np.ndarray,

@@ -31,7 +31,7 @@ import pandas as pd
 
 from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError, DataError
-from analysis.seeding import component_seed, seed_sequence
+from analysis.seeding import component_rng, component_seed, make_rng, seed_sequence
 from analysis.simulate.crm import (
     CRMDatabase,
     CRMParams,
@@ -47,7 +47,8 @@ from analysis.simulate.survey import (
     simulate_survey,
     write_simulated_survey,
 )
-from analysis.simulate.truth import GroundTruth, default_truth
+from analysis.simulate.default_model import default_truth
+from analysis.simulate.truth import GroundTruth
 
 __all__ = ["LinkedStudy", "simulate_linked_study", "write_linked_study", "read_linked_study",
            "crm_params_from_truth", "read_crm_export", "CRM_LATENTS", "SURVEY_ATTITUDES",
@@ -112,7 +113,7 @@ def crm_params_from_truth(truth: GroundTruth, params: CRMParams | None = None,
 
 def _customer_latents(truth: GroundTruth, n: int, seed) -> pd.DataFrame:
     """LOY and SAT from their joint normal, everything else conditionally on them."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     sigma = truth.latent_covariance().loc[["LOY", "SAT"], ["LOY", "SAT"]].to_numpy()
     pair = rng.standard_normal((n, 2)) @ np.linalg.cholesky(sigma).T
     return conditional_latent_scores(truth, pd.DataFrame(pair, columns=["LOY", "SAT"]), rng)
@@ -219,9 +220,9 @@ def simulate_linked_study(instrument=None, n_customers: int = 20000, months: int
     params = crm_params_from_truth(truth, crm_params, months)
     db = simulate_crm(int(n_customers), months, params,
                       latent=latents[list(CRM_LATENTS)].rename(columns=CRM_LATENTS),
-                      random_state=np.random.default_rng(component_seed(root, "crm")))
+                      random_state=component_rng(root, "crm"))
     sample = draw_survey_sample(db, int(sample_size), response_bias,
-                                random_state=np.random.default_rng(component_seed(root, "survey_sample")))
+                                random_state=component_rng(root, "survey_sample"))
     # customer_id is 1..n in customer order, so id - 1 is the row of every table.
     rows = sample["customer_id"].to_numpy() - 1
     answering = latents.iloc[rows].reset_index(drop=True)

@@ -24,7 +24,7 @@ from scipy.stats import norm
 
 from analysis.errors import ConfigError, DataError
 from analysis.atomic import atomic_path
-from analysis.seeding import component_rng, seed_sequence
+from analysis.seeding import component_rng, make_rng, seed_sequence
 from analysis.simulate.careless_draws import (  # constants re-exported for old imports
     ATTENTIVE_QC_ACCURACY as ATTENTIVE_QC_ACCURACY,
     CARELESS_TYPES,
@@ -43,7 +43,8 @@ from analysis.simulate.careless_draws import (  # constants re-exported for old 
     durations,
     missing_cells,
 )
-from analysis.simulate.truth import GroundTruth, default_truth
+from analysis.simulate.default_model import default_truth
+from analysis.simulate.truth import GroundTruth
 
 __all__ = [
     "SimulatedSurvey",
@@ -158,8 +159,7 @@ def conditional_latent_scores(truth: GroundTruth, given: pd.DataFrame,
         row, col = (int(k[0]) for k in np.nonzero(~np.isfinite(values)))
         raise DataError(f"latent_scores: row {row}, column '{given.columns[col]}': expected "
                         f"a finite number, got {values[row, col]!r}")
-    rng = random_state if isinstance(random_state, np.random.Generator) \
-        else np.random.default_rng(seed_sequence(random_state, "simulate_survey"))
+    rng = make_rng(random_state, "simulate_survey")
     sigma = truth.latent_covariance().to_numpy()
     known = [names.index(c) for c in given.columns]
     rest = [k for k in range(len(names)) if k not in known]

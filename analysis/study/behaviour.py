@@ -16,7 +16,6 @@ here, so ``chapter.<stage>`` reaches every stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,6 +45,7 @@ from analysis.behaviour.survival import (
     median_retention,
 )
 from analysis.simulate.crm import simulate_bgnbd
+from analysis.seeding import stream_rng
 
 __all__ = ["BehaviourData", "behaviour_data", "crm_overview", "RFMResults", "rfm_analysis",
            "CLVResults", "clv_analysis", "attitude_scores", "RetentionResults",
@@ -140,7 +140,7 @@ def rfm_analysis(ctx, bd: BehaviourData) -> RFMResults:
 
 
 def _seed(ctx, stream: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(stream,)))
+    return stream_rng(ctx.seed, stream)
 
 
 def _parameter_table(model, true: dict[str, float], note: str) -> pd.DataFrame:

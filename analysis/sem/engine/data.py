@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.errors import DataError, ModelError
+from analysis.errors import DataError, ModelError, check_choice
 
 __all__ = ["MIN_ROWS", "GroupData", "Pattern", "PatternBatch", "prepare_groups"]
 
@@ -148,16 +148,15 @@ def prepare_groups(data: pd.DataFrame, observed: list[str], *, group: str | None
     """
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if missing not in ("listwise", "fiml"):
-        raise ModelError(f"missing must be 'listwise' or 'fiml', got {missing!r}")
+    check_choice("missing", missing, ("listwise", "fiml"))
     absent = [v for v in observed if v not in data.columns]
     if absent:
         raise ModelError(f"the model uses variables that are neither latent nor columns of the data: "
                          f"{', '.join(absent)}; available columns: {', '.join(map(str, data.columns))}")
     if group is not None:
         if group not in data.columns:
-            raise ModelError(f"group column {group!r} not found; available columns: "
-                             f"{', '.join(map(str, data.columns))}")
+            raise DataError(f"group: column {group!r} not in the data; available: "
+                            f"{', '.join(map(str, data.columns))}")
         if group in observed:
             raise ModelError(f"group column {group!r} is also a variable of the model")
         keep = data[group].notna()

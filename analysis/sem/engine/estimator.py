@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from analysis.errors import ConvergenceError, DataError, ModelError
+from analysis.errors import ConfigError, ConvergenceError, DataError, ModelError, check_choice
 from analysis.sem.engine import fiml as lik
 from analysis.sem.admissibility import check_groups
 from analysis.sem.engine.data import prepare_groups
@@ -37,6 +37,7 @@ from analysis.sem.engine.start import start_values
 from analysis.sem.information import complete_data_information, parameter_covariance
 from analysis.sem.partable import build_partable
 from analysis.sem.syntax import parse_model
+from analysis.sem.fitted import FittedSEM
 
 __all__ = ["ESTIMATE_COLUMNS", "SEMEngine"]
 
@@ -45,7 +46,7 @@ _STEP_TOL = 1e-9
 _INFEASIBLE = 1e20  # objective reported where the implied covariance is not positive definite
 
 
-class SEMEngine:
+class SEMEngine(FittedSEM):
     """Structural equation model in lavaan syntax, estimated by (FIML) maximum likelihood.
 
     Parameters
@@ -98,17 +99,13 @@ class SEMEngine:
                  group_equal=(), estimator: str = "ML", *, group_partial=(), meanstructure: bool | None = None,
                  std_lv: bool = False, fixed_x: bool = True, information: str | None = None,
                  ci_level: float = 0.95, rmsea_level: float = 0.90):
-        if str(estimator).upper() != "ML":
-            raise ModelError(f"SEMEngine estimator must be 'ML', got {estimator!r}; robust (MLR) corrections "
-                             "are in analysis.sem.robust, ordinal estimators in analysis.sem.ordinal.estimator")
-        if missing not in ("listwise", "fiml"):
-            raise ModelError(f"missing must be 'listwise' or 'fiml', got {missing!r}")
-        if information not in (None, "expected", "observed"):
-            raise ModelError(f"information must be 'expected' or 'observed', got {information!r}")
+        check_choice("estimator", str(estimator).upper(), ("ML",))
+        check_choice("missing", missing, ("listwise", "fiml"))
+        check_choice("information", information, (None, "expected", "observed"))
         if isinstance(group_equal, str):
             group_equal = (group_equal,)
         if group_equal and group is None:
-            raise ModelError("group_equal needs a grouping column (group=...)")
+            raise ConfigError("group_equal: needs a grouping column (group=...), got no group")
         self.model_syntax = model_syntax
         self.group = group
         self.missing = missing
@@ -130,8 +127,8 @@ class SEMEngine:
         ngroups = 1
         if self.group is not None:
             if self.group not in data.columns:
-                raise ModelError(f"group column {self.group!r} not found; available columns: "
-                                 f"{', '.join(map(str, data.columns))}")
+                raise DataError(f"group: column {self.group!r} not in the data; available: "
+                                f"{', '.join(map(str, data.columns))}")
             ngroups = int(data[self.group].dropna().nunique())
         meanstructure = bool(self.meanstructure) or ngroups > 1 or self.missing == "fiml"
         table, vs = build_partable(self.parsed_, ngroups=max(ngroups, 1), meanstructure=meanstructure,
@@ -361,13 +358,3 @@ class SEMEngine:
         return measures
 
     # ------------------------------------------------------------------ results
-    @property
-    def summary(self) -> pd.DataFrame:
-        """The parameter table with the contract columns (alias of ``estimates_``)."""
-        return self.estimates_
-
-    def fit_table(self) -> pd.DataFrame:
-        """Scalar fit measures as a tidy (index, value) table."""
-        keys = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper", "srmr",
-                "loglik", "aic", "bic", "npar", "n", "n_dropped"]
-        return pd.DataFrame({"index": keys, "value": [float(self.fit_[k]) for k in keys]})

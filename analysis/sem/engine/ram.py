@@ -108,10 +108,6 @@ class RamModel:
         """Implied covariance of all variables (observed then latent) per group."""
         return [B @ S @ B.T for _, S, _, B, _ in self._parts(x)]
 
-    def total_mean(self, x: np.ndarray) -> list[np.ndarray]:
-        """Implied means of all variables per group."""
-        return [B @ mvec for _, _, mvec, B, _ in self._parts(x)]
-
     # ------------------------------------------------------------------ derivatives
     def gradient(self, x: np.ndarray, d_sigma: list[np.ndarray], d_mu: list[np.ndarray]) -> np.ndarray:
         """Chain rule: gradient w.r.t. ``x`` of a function whose derivatives w.r.t.

@@ -21,13 +21,14 @@ from analysis.sem.defined import delta_method_se, evaluate
 from analysis.sem.ordinal.moments import ordinal_sample_stats
 from analysis.sem.ordinal.spec import OrdinalModelSpec, build_ordinal_spec
 from analysis.sem.ordinal.wls import DWLSResult, dwls_fit_measures, fit_dwls, independence_baseline
+from analysis.sem.fitted import FittedSEM
 
 __all__ = ["OrdinalCFA"]
 
 _COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]
 
 
-class OrdinalCFA:
+class OrdinalCFA(FittedSEM):
     """Confirmatory factor model (with optional latent regressions) for ordinal items.
 
     Parameters
@@ -114,6 +115,7 @@ class OrdinalCFA:
         counts = Counter(variable for variable, _ in sample.threshold_names)
         spec, _ = build_ordinal_spec(self.model, counts, std_lv=self.std_lv)
         spec.set_thresholds(sample.thresholds)
+        spec.set_loading_starts(sample.correlation.loc[spec.items, spec.items].to_numpy(dtype=float))
         result = fit_dwls(sample, spec.model_fn, spec.start_values(), jacobian_fn=spec.jacobian)
         baseline = independence_baseline(sample)
         self.spec_, self.sample_stats_, self.result_ = spec, sample, result
@@ -217,22 +219,6 @@ class OrdinalCFA:
         return [problem.message for problem in self.problems_]
 
     # --------------------------------------------------------------- results
-    @property
-    def summary(self) -> pd.DataFrame:
-        """The parameter table (alias of ``estimates_``)."""
-        return self.estimates_
-
-    def fit_table(self) -> pd.DataFrame:
-        """Fit measures as a tidy one-row-per-index table."""
-        keys = ["chisq", "df", "pvalue", "chisq_scaled", "df_scaled", "pvalue_scaled", "cfi", "tli", "rmsea",
-                "cfi_scaled", "tli_scaled", "rmsea_scaled", "srmr", "wrmr", "npar", "n", "n_dropped"]
-        return pd.DataFrame({"index": keys, "value": [float(self.fit_[k]) for k in keys]})
-
-    def residual_correlations(self) -> pd.DataFrame:
-        """Sample polychoric minus model-implied correlations."""
-        implied = self.matrices_["common"] + self.matrices_["theta"]
-        np.fill_diagonal(implied, 1.0)
-        return self.sample_stats_.correlation - implied
 
     def __repr__(self) -> str:
         fitted = f", n={self.n_}" if hasattr(self, "n_") else ""

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import ndtr, ndtri
 
-from analysis.errors import DataError
+from analysis.errors import DataError, check_choice
 from analysis.sem.ordinal.bivariate_normal import bivariate_normal_cdf, bivariate_normal_pdf
 
 __all__ = ["RHO_BOUND", "OrdinalData", "ordinal_data", "polychoric", "polychoric_matrix", "polyserial",
@@ -123,8 +123,7 @@ def ordinal_data(data: pd.DataFrame, columns=None, missing: str = "listwise") ->
                         f"available columns: {', '.join(map(str, data.columns))}")
     if len(columns) < 2:
         raise DataError(f"polychoric correlations need at least 2 ordinal columns, got {len(columns)}")
-    if missing not in _MISSING:
-        raise DataError(f"missing must be one of {', '.join(_MISSING)}; got {missing!r}")
+    check_choice("missing", missing, _MISSING)
     frame = data[columns]
     kept = frame.dropna() if missing == "listwise" else frame.dropna(how="all")
     if len(kept) < _MIN_ROWS:

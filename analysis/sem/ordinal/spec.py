@@ -39,6 +39,7 @@ class OrdinalParameter:
     col: int
     free: int            # index into theta, or -1 when fixed
     value: float         # fixed value, or start value when free
+    user_start: bool = False  # the start value was written in the model syntax
 
 
 class OrdinalModelSpec:
@@ -113,6 +114,35 @@ class OrdinalModelSpec:
             if par.free >= 0:
                 theta[par.free] = par.value
         return theta
+
+    def set_loading_starts(self, correlation: np.ndarray) -> None:
+        """Start item loadings and factor variances from the polychoric correlations.
+
+        A constant start (1.0 for every loading) points the wrong way when an item is
+        reverse-keyed relative to the factor's first (marker) item, and DWLS can then
+        wander off to an improper solution. Under a congeneric factor with marker m,
+        r(m, j) = lambda_j psi and r(j, k) = lambda_j lambda_k psi, so psi is estimated
+        by the median of r(m, j) r(m, k) / r(j, k) over indicator pairs and lambda_j by
+        r(m, j) / psi: sign-correct and close to the solution, in the spirit of lavaan's
+        non-iterative "fabin" starts. Starts written in the syntax are kept.
+        """
+        for k, latent in enumerate(self.latents):
+            loadings = [p for p in self.parameters if p.matrix == "lambda" and p.col == k]
+            marker = next((p for p in loadings if p.free < 0 and p.value != 0), None)
+            others = [p.row for p in loadings if marker is None or p.row != marker.row]
+            if marker is None or not others:
+                continue
+            m = marker.row
+            ratios = [correlation[m, j] * correlation[m, i] / correlation[j, i]
+                      for a, j in enumerate(others) for i in others[a + 1:] if abs(correlation[j, i]) > 0.05]
+            psi = float(np.clip(np.median(ratios), 0.05, 1.0)) if ratios else 0.5
+            for par in self.parameters:
+                if par.user_start or par.free < 0:
+                    continue
+                if par.matrix == "lambda" and par.col == k and par.row != m:
+                    par.value = float(np.clip(correlation[m, par.row] / psi, -3.0, 3.0)) / marker.value
+                elif par.matrix == "psi" and par.row == k and par.col == k:
+                    par.value = psi * marker.value ** 2
 
     def set_thresholds(self, sample_thresholds: np.ndarray) -> None:
         """Use the sample thresholds as starting values (they are the DWLS solution when free)."""
@@ -194,7 +224,7 @@ def build_ordinal_spec(model, threshold_counts: dict[str, int] | None = None, *,
     label_index: dict[str, int] = {}
     counter = [0]
 
-    def add(lhs, op, rhs, matrix, r, c, fixed, label, start):
+    def add(lhs, op, rhs, matrix, r, c, fixed, label, start, user_start=False):
         if fixed is not None:
             free = -1
         elif label and root(label) in label_index:
@@ -205,7 +235,7 @@ def build_ordinal_spec(model, threshold_counts: dict[str, int] | None = None, *,
             if label:
                 label_index[root(label)] = free
         parameters.append(OrdinalParameter(lhs, op, rhs, label or "", matrix, r, c, free,
-                                           float(fixed if fixed is not None else start)))
+                                           float(fixed if fixed is not None else start), user_start))
 
     lat = {name: k for k, name in enumerate(latents)}
     itm = {name: k for k, name in enumerate(items)}
@@ -227,7 +257,7 @@ def build_ordinal_spec(model, threshold_counts: dict[str, int] | None = None, *,
                     start if start is not None else default)
             else:
                 add(row.lhs, "=~", row.rhs, "lambda", itm[row.rhs], lat[row.lhs], fixed, label,
-                    start if start is not None else default)
+                    start if start is not None else default, start is not None)
         elif row.op == "~":
             add(row.lhs, "~", row.rhs, "beta", lat[row.lhs], lat[row.rhs], fixed, label,
                 start if start is not None else 0.0)
@@ -236,7 +266,7 @@ def build_ordinal_spec(model, threshold_counts: dict[str, int] | None = None, *,
                 user_psi.add(frozenset((row.lhs, row.rhs)))
                 same = row.lhs == row.rhs
                 add(row.lhs, "~~", row.rhs, "psi", lat[row.lhs], lat[row.rhs], fixed, label,
-                    start if start is not None else (0.5 if same else 0.0))
+                    start if start is not None else (0.5 if same else 0.0), start is not None)
             elif row.lhs in itm and row.rhs in itm and row.lhs != row.rhs:
                 add(row.lhs, "~~", row.rhs, "theta", itm[row.lhs], itm[row.rhs], fixed, label,
                     start if start is not None else 0.0)
