@@ -3,17 +3,21 @@
 Reference numbers: tests/reference/measurement_reference.json, produced by
 tests/reference/measurement_reference.R on tests/reference/data/hs_measurement.csv
 (Holzinger-Swineford x1..x9, N = 301; blocks visual x1-x3, textual x4-x6, speed x7-x9).
+The R calls are recorded in the JSON under meta.calls and quoted in each test.
+
+Tolerances are what the code reaches: the closed-form statistics (alpha and its Feldt
+interval, CR, AVE, omega from lavaan's estimates, HTMT) agree with R to 2.6e-15, so EXACT =
+1e-12 (the JSON carries 15 significant digits); omega from a semopy fit agrees to 4.0e-7,
+so FITTED = 1e-5.
 """
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pingouin
 import pytest
+from conftest import reference, reference_data
 from numpy.testing import assert_allclose
 
 from analysis.errors import ConfigError, ConvergenceError, DataError
@@ -32,18 +36,18 @@ from analysis.measurement import (
     reliability_table,
 )
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
-TOL = 1e-3  # parity tolerance against R for every statistic
+EXACT = 1e-12  # closed-form statistics against R [2.6e-15]
+FITTED = 1e-5  # omega from a semopy CFA (SOLVER_OPTIONS) against semTools [4.0e-7]
 
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    return json.loads((REFERENCE_DIR / "measurement_reference.json").read_text())
+    return reference("measurement")
 
 
 @pytest.fixture(scope="module")
 def hs() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE_DIR / "data" / "hs_measurement.csv")
+    return reference_data("hs_measurement.csv").copy()
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +73,8 @@ def test_alpha_matches_psych(hs, blocks, ref):
     """R: psych::alpha(hs[, items])$total$raw_alpha  (DOMAIN.md: .626/.883/.689)."""
     for name, items in blocks.items():
         result = cronbach_alpha(hs, items)
-        assert_allclose(result["alpha"], ref["alpha"][name]["raw_alpha"], atol=TOL)
-        assert result["n"] == 301 and result["n_items"] == 3
+        assert_allclose(result["alpha"], ref["alpha"][name]["raw_alpha"], atol=EXACT, rtol=0)
+        assert (result["n"], result["n_items"]) == (ref["alpha"][name]["n"], ref["alpha"][name]["n_items"]) == (301, 3)
 
 
 def test_alpha_feldt_ci_matches_psych_and_pingouin(hs, blocks, ref):
@@ -83,7 +87,7 @@ def test_alpha_feldt_ci_matches_psych_and_pingouin(hs, blocks, ref):
         assert_allclose(
             [result["ci_lower"], result["ci_upper"]],
             [ref["alpha"][name]["feldt_lower"], ref["alpha"][name]["feldt_upper"]],
-            atol=1e-6,
+            atol=EXACT, rtol=0,
         )
         _, pingouin_ci = pingouin.cronbach_alpha(hs[items])
         assert_allclose([result["ci_lower"], result["ci_upper"]], pingouin_ci, atol=5e-4)
@@ -114,9 +118,9 @@ def test_cr_and_ave_match_r(std_loadings, ref):
     sum(l)^2 / (sum(l)^2 + sum(1 - l^2)) and mean(l^2)."""
     for name, rows in std_loadings.groupby("construct"):
         assert_allclose(composite_reliability(rows["std_all"]),
-                        ref["composite_reliability_std"][name], atol=TOL)
+                        ref["composite_reliability_std"][name], atol=EXACT, rtol=0)
         assert_allclose(average_variance_extracted(rows["std_all"]),
-                        ref["ave_fornell_larcker"][name], atol=TOL)
+                        ref["ave_fornell_larcker"][name], atol=EXACT, rtol=0)
 
 
 def test_ave_differs_from_semtools_weighting_only_slightly(std_loadings, ref):
@@ -136,21 +140,24 @@ def test_omega_from_lavaan_matches_comprelsem(hs, blocks, ref):
     """R: semTools::compRelSEM(fit) (obs.var = TRUE; .612/.885/.686) and
     semTools::compRelSEM(fit, obs.var = FALSE), fit <- lavaan::cfa(model, data = hs)."""
     # lavaan's sample covariance (lavInspect(fit, "sampstat")$cov) divides by N
-    assert_allclose(hs.cov(ddof=0).to_numpy(), np.array(ref["cfa"]["sample_cov_ml"]), atol=1e-10)
+    assert_allclose(hs.cov(ddof=0).to_numpy(), np.array(ref["cfa"]["sample_cov_ml"]), atol=EXACT, rtol=0)
     for name, items in blocks.items():
         loadings, residuals, phi = _omega_inputs(ref, name)
         implied = mcdonald_omega(loadings, residuals, phi)
         observed = mcdonald_omega(loadings, residuals, phi, hs[items].cov(ddof=0))
-        assert_allclose(implied, ref["omega_implied"][name], atol=TOL)
-        assert_allclose(observed, ref["omega_observed"][name], atol=TOL)
+        assert_allclose(implied, ref["omega_implied"][name], atol=EXACT, rtol=0)
+        assert_allclose(observed, ref["omega_observed"][name], atol=EXACT, rtol=0)
 
 
 def test_omega_from_semopy_cfa_matches_comprelsem(hs, blocks, ref):
-    """Same CFA fitted with semopy (MLW); R: semTools::compRelSEM(fit[, obs.var = FALSE])."""
+    """Same CFA fitted with semopy (MLW) with the wrapper's solver options; R:
+    semTools::compRelSEM(fit[, obs.var = FALSE]). semopy's default SLSQP tolerance is 4.8e-4 off."""
     import semopy
 
+    from analysis.sem.semopy_engine import SOLVER_OPTIONS
+
     model = semopy.Model(ref["meta"]["model"])
-    model.fit(hs)
+    model.fit(hs, options=dict(SOLVER_OPTIONS))
     est = model.inspect()
     value = est.set_index(["lval", "op", "rval"])["Estimate"].astype(float)
     for name, items in blocks.items():
@@ -158,9 +165,9 @@ def test_omega_from_semopy_cfa_matches_comprelsem(hs, blocks, ref):
         residuals = [value[(item, "~~", item)] for item in items]
         phi = value[(name, "~~", name)]
         assert_allclose(mcdonald_omega(loadings, residuals, phi),
-                        ref["omega_implied"][name], atol=TOL)
+                        ref["omega_implied"][name], atol=FITTED, rtol=0)
         assert_allclose(mcdonald_omega(loadings, residuals, phi, hs[items].cov(ddof=0)),
-                        ref["omega_observed"][name], atol=TOL)
+                        ref["omega_observed"][name], atol=FITTED, rtol=0)
 
 
 def test_omega_equals_cr_for_standardized_solution():
@@ -187,7 +194,7 @@ def test_htmt_matches_semtools(hs, blocks, ref, mean, key):
     semTools::htmt(model, data = hs, htmt2 = FALSE)."""
     result = htmt(hs, blocks, mean=mean)
     assert list(result.index) == list(blocks) == list(result.columns)
-    assert_allclose(result.to_numpy(), np.array(ref[key]), atol=TOL)
+    assert_allclose(result.to_numpy(), np.array(ref[key]), atol=EXACT, rtol=0)
 
 
 def test_htmt_single_item_block_is_nan_and_bad_options_raise(hs):
@@ -230,13 +237,24 @@ def test_fornell_larcker(ref, latent_correlations):
 
 
 def test_reliability_table_flags(hs, blocks, std_loadings, ref):
+    """Values as in the tests above: psych::alpha (+ $feldt) and CR / AVE of lavaan's standardized loadings."""
     table = reliability_table(hs, blocks, std_loadings)
     assert list(table.columns) == [
         "construct", "n_items", "alpha", "alpha_ci_lower", "alpha_ci_upper",
         "composite_reliability", "ave", "min_loading", "max_loading",
         "meets_alpha", "meets_cr", "meets_ave"]
     row = table.set_index("construct")
-    assert_allclose(row["alpha"], [ref["alpha"][b]["raw_alpha"] for b in blocks], atol=TOL)
+    assert list(row.index) == list(blocks) and row["n_items"].tolist() == [3, 3, 3]
+    expected = {"alpha": [ref["alpha"][b]["raw_alpha"] for b in blocks],
+                "alpha_ci_lower": [ref["alpha"][b]["feldt_lower"] for b in blocks],
+                "alpha_ci_upper": [ref["alpha"][b]["feldt_upper"] for b in blocks],
+                "composite_reliability": [ref["composite_reliability_std"][b] for b in blocks],
+                "ave": [ref["ave_fornell_larcker"][b] for b in blocks]}
+    for column, values in expected.items():
+        assert_allclose(row[column], values, atol=EXACT, rtol=0, err_msg=column)
+    loadings = std_loadings.groupby("construct")["std_all"]
+    assert_allclose(row["min_loading"], loadings.min()[list(blocks)], atol=0, rtol=0)
+    assert_allclose(row["max_loading"], loadings.max()[list(blocks)], atol=0, rtol=0)
     assert row["meets_alpha"].tolist() == [False, True, False]
     assert row["meets_cr"].tolist() == [False, True, False]
     assert row["meets_ave"].tolist() == [False, True, False]
@@ -277,7 +295,9 @@ def test_item_loadings_table_and_estimates_adapter(std_loadings):
     flagged = table.loc[~table["meets_loading"], "item"].tolist()
     assert flagged == ["x2", "x3", "x7", "x9"]  # std loadings .424, .581, .570, .665
     x2 = table.set_index("item").loc["x2"]
-    assert_allclose(x2["cr_if_deleted"], composite_reliability([0.771880, 0.581132]), atol=1e-5)
+    visual = std_loadings.set_index("item")["std_all"]  # lavaan standardizedSolution() loadings
+    assert_allclose(x2["cr_if_deleted"], composite_reliability(visual[["x1", "x3"]]), atol=EXACT, rtol=0)
+    assert_allclose(x2["ave_if_deleted"], average_variance_extracted(visual[["x1", "x3"]]), atol=EXACT, rtol=0)
 
 
 def test_thresholds_validate():
