@@ -7,9 +7,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from analysis.plots import behaviour as plots_behaviour
+from analysis.simulate.linked import read_crm_export
 from analysis.study import behaviour as chapter
 from analysis.study import stages
-from analysis.simulate.linked import read_crm_export
 
 PROFILE = {"analysis": {"seed": 17, "bootstrap_draws": 0, "n_jobs": 1},
            "simulation": {"sample_size": 300, "careless_share": 0.05, "missing_share": 0.0},

@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import semopy
 from conftest import reference_case, reference_data
 from numpy.testing import assert_allclose
 
 from analysis.errors import ConfigError, DataError, ModelError
-from analysis.sem import StructuralEquationModel
 from analysis.sem.bootstrap import bootstrap_defined
+from analysis.sem.engine import SEMEngine
+from analysis.sem.engine.resample import ResampleFitter
 
 POLDEM = reference_case("lavaan", "poldem_sem")
 LAVAAN_IND = next(row for row in POLDEM["estimates"] if row["op"] == ":=")
@@ -32,8 +32,8 @@ def data() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def poldem(data) -> StructuralEquationModel:
-    return StructuralEquationModel(POLDEM["model"]).fit(data)
+def poldem(data) -> SEMEngine:
+    return SEMEngine(POLDEM["model"]).fit(data)
 
 
 def test_bootstrap_se_is_close_to_lavaan_delta_method(poldem, data):
@@ -58,18 +58,18 @@ def test_results_do_not_depend_on_workers(poldem, data):
 
 
 def test_failed_draw_is_counted_not_replaced(poldem, data, monkeypatch):
-    original_fit = semopy.Model.fit
+    original_refit = ResampleFitter.refit
     calls = {"n": 0}
 
     def sometimes_singular(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise np.linalg.LinAlgError("forced failure for the test")
-        return original_fit(self, *args, **kwargs)
+        return original_refit(self, *args, **kwargs)
 
-    monkeypatch.setattr(semopy.Model, "fit", sometimes_singular)
+    monkeypatch.setattr(ResampleFitter, "refit", sometimes_singular)
     failed = bootstrap_defined(poldem, data, n_draws=8, random_state=5, n_jobs=1).iloc[0]
-    monkeypatch.setattr(semopy.Model, "fit", original_fit)
+    monkeypatch.setattr(ResampleFitter, "refit", original_refit)
     clean = bootstrap_defined(poldem, data, n_draws=8, random_state=5, n_jobs=1).iloc[0]
     assert (failed["n_draws"], failed["n_failed"]) == (7, 1)
     assert (clean["n_draws"], clean["n_failed"]) == (8, 0)
@@ -78,7 +78,7 @@ def test_failed_draw_is_counted_not_replaced(poldem, data, monkeypatch):
 
 def test_every_defined_parameter_gets_a_row(data):
     syntax = POLDEM["model"].replace("dem65 ~ ind60 + b*dem60", "dem65 ~ c*ind60 + b*dem60") + "\ntotal := c + a*b\n"
-    fitted = StructuralEquationModel(syntax).fit(data)
+    fitted = SEMEngine(syntax).fit(data)
     table = bootstrap_defined(fitted, data, n_draws=10, random_state=1, n_jobs=1).set_index("name")
     assert list(table.index) == ["ind", "total"]
     defined = fitted.estimates_.query("op == ':='").set_index("lhs")["est"]
@@ -87,7 +87,7 @@ def test_every_defined_parameter_gets_a_row(data):
 
 
 def test_bad_requests_are_clear_errors(poldem, data):
-    plain = StructuralEquationModel("ind60 =~ x1 + x2 + x3").fit(data)
+    plain = SEMEngine("ind60 =~ x1 + x2 + x3").fit(data)
     with pytest.raises(ModelError, match="no defined parameters"):
         bootstrap_defined(plain, data, n_draws=5)
     with pytest.raises(ConfigError, match="bootstrap_draws"):

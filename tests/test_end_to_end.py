@@ -49,7 +49,7 @@ def test_report_folder_is_complete(two_runs):
     assert "Does the method recover the truth?" in html
     assert "非常同意" in html  # the Simplified Chinese questionnaire is in the appendix
     assert manifest["renderer"]["name"] == "nbconvert"
-    assert manifest["seed"] == manifest["parameters"]["seed"]
+    assert manifest["seed"] == manifest["parameters"]["analysis"]["seed"]
     assert manifest["inputs"]["data"]["path"].endswith("responses.parquet")
     assert not [p for p in final.parent.iterdir() if p.name.startswith(".e2e.")], "no staging leftovers"
 

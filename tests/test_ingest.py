@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.errors import DataError
 from analysis.data.ingest import (
     DEFAULT_MISSING_CODES,
     IngestReport,
@@ -19,6 +18,7 @@ from analysis.data.ingest import (
     recode_reverse_keyed,
     validate_responses,
 )
+from analysis.errors import DataError
 from analysis.instrument import load_instrument
 
 N_ROWS = 60

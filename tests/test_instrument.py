@@ -15,7 +15,6 @@ import yaml
 from analysis import atomic
 from analysis.errors import ConfigError
 from analysis.instrument import Instrument, load_instrument
-from analysis.paths import DEFAULT_INSTRUMENT
 from analysis.instrument.questionnaire import (
     CODEBOOK_COLUMNS,
     codebook,
@@ -24,6 +23,7 @@ from analysis.instrument.questionnaire import (
     questionnaire_markdown,
     write_codebook,
 )
+from analysis.paths import DEFAULT_INSTRUMENT
 
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 CONTRACT_ITEMS = {

@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 
 from analysis import plots
+from analysis.errors import ConfigError, DataError
 from analysis.plots.diagram import path_diagram, significance_stars
 from analysis.plots.diagram_layout import STUDY_LAYOUT, layered_layout
-from analysis.errors import ConfigError, DataError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ITEMS = [f"{code}{k}" for code, n in [("EFF", 4), ("SYS", 3), ("SAT", 4), ("LOY", 3)]

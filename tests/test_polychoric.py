@@ -22,9 +22,18 @@ from scipy import integrate
 from scipy.special import ndtr
 
 from analysis.errors import ConfigError, DataError
-from analysis.sem.ordinal.bivariate_normal import bivariate_normal_cdf, bivariate_normal_pdf
+from analysis.sem.ordinal.bivariate_normal import (
+    bivariate_normal_cdf,
+    bivariate_normal_pdf,
+)
 from analysis.sem.ordinal.moments import ordinal_sample_stats
-from analysis.sem.ordinal.polychoric import ordinal_data, polychoric, polychoric_matrix, polyserial, thresholds
+from analysis.sem.ordinal.polychoric import (
+    ordinal_data,
+    polychoric,
+    polychoric_matrix,
+    polyserial,
+    thresholds,
+)
 
 ITEMS = [f"x{i}" for i in range(1, 10)]
 

@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from analysis.errors import ConfigError, DataError
+from analysis.paths import PROJECT_ROOT
 from analysis.screening.indices import (
     even_odd_consistency,
     instructed_response_failures,
@@ -26,9 +28,12 @@ from analysis.screening.indices import (
     longstring_by_block,
 )
 from analysis.screening.outliers import mahalanobis_distance, speeding
-from analysis.errors import ConfigError, DataError
-from analysis.paths import PROJECT_ROOT
-from analysis.screening.rules import RULES, ScreeningResult, ScreeningThresholds, screen_responses
+from analysis.screening.rules import (
+    RULES,
+    ScreeningResult,
+    ScreeningThresholds,
+    screen_responses,
+)
 
 REFERENCE = PROJECT_ROOT / "tests" / "reference" / "careless_reference.json"
 TOL = 1e-10  # R and numpy differ only by floating-point rounding on these small fixtures

@@ -18,8 +18,8 @@ import nbformat
 import pytest
 import yaml
 
-from analysis.errors import ConfigError, RenderError
 from analysis.atomic import StagingDirectory, atomic_write_text
+from analysis.errors import ConfigError, RenderError
 from analysis.report import (
     build_report,
     detect_renderer,
@@ -92,7 +92,7 @@ def test_executed_notebook_is_kept_unmodified_by_rendering(built):
     tags = [tag for cell in nb.cells for tag in cell.metadata.get("tags", [])]
     assert "injected-parameters" in tags and "workbench-render-note" not in tags
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "seed = 20240601" in injected.source
+    assert 'profile = "' in injected.source and "default.yml" in injected.source
     assert any(o.get("output_type") == "display_data" for o in nb.cells[-1].outputs)
 
 
@@ -106,7 +106,7 @@ def test_manifest_hashes_match_the_files(built):
     assert manifest["tables_digest"] == tables_digest(built) is not None
     assert manifest["inputs"]["profile"]["path"] == "reports/clients/default.yml"
     assert manifest["inputs"]["notebook"]["sha256"] == sha256_file(FIXTURE)
-    assert manifest["seed"] == 20240601 and manifest["parameters"]["seed"] == 20240601
+    assert manifest["seed"] == 20240601 and manifest["parameters"]["analysis"]["seed"] == 20240601
     assert manifest["renderer"]["name"] == "nbconvert"
     assert set(manifest["timings_sec"]) == {"profile", "execute", "render"}
     assert {"numpy", "scipy", "pandas", "semopy", "pingouin", "papermill", "nbconvert",

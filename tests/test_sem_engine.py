@@ -311,7 +311,7 @@ def test_unknown_variables_are_listed_with_the_available_columns():
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"estimator": "MLR"}, ConfigError, "estimator: expected one of 'ML', got 'MLR'"),
+    ({"estimator": "GLS"}, ConfigError, "estimator: expected one of 'ML', 'MLR', got 'GLS'"),
     ({"missing": "pairwise"}, ConfigError, "missing: expected one of 'listwise', 'fiml', got 'pairwise'"),
     ({"group_equal": ("loadings",)}, ConfigError, "group_equal: needs a grouping column"),
 ])

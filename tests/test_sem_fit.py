@@ -1,4 +1,8 @@
-"""Parity of the semopy-based SEM wrapper with lavaan 0.6.14 (reference numbers in tests/reference/).
+"""Parity of both SEM engines with lavaan 0.6.14 (reference numbers in tests/reference/).
+
+Every model here is fitted twice, by the workbench engine (``SEMEngine``, the estimator on
+every route) and by semopy (``StructuralEquationModel``, the independent second engine):
+both must reach lavaan's numbers, which certifies their agreement with each other.
 
 R calls (tests/reference/lavaan_reference.R; recorded per case under "calls" in lavaan_reference.json):
 
@@ -21,6 +25,8 @@ lavaan's; see test_solver_tolerance_reaches_lavaan_parity.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,6 +35,7 @@ from numpy.testing import assert_allclose
 
 from analysis.errors import DataError, ModelError
 from analysis.sem import StructuralEquationModel, bootstrap_effects, structural_effects
+from analysis.sem.engine import SEMEngine
 
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 FIT_KEYS = {"chisq": "chisq", "df": "df", "pvalue": "pvalue", "cfi": "cfi", "tli": "tli", "rmsea": "rmsea",
@@ -68,14 +75,22 @@ def _our_value(fit: dict, key: str, where: str):
     return fit[key]
 
 
-@pytest.fixture(scope="module")
-def hs_fit() -> StructuralEquationModel:
-    return StructuralEquationModel(HS_MODEL).fit(_data("holzinger39"))
+ENGINES = {"engine": SEMEngine, "semopy": StructuralEquationModel}
+
+
+@pytest.fixture(scope="module", params=list(ENGINES))
+def hs_fit(request):
+    return ENGINES[request.param](HS_MODEL).fit(_data("holzinger39"))
+
+
+@pytest.fixture(scope="module", params=list(ENGINES))
+def poldem_fit(request):
+    return ENGINES[request.param](reference_case("lavaan", "poldem_sem")["model"]).fit(_data("political_democracy"))
 
 
 @pytest.fixture(scope="module")
-def poldem_fit() -> StructuralEquationModel:
-    return StructuralEquationModel(reference_case("lavaan", "poldem_sem")["model"]).fit(_data("political_democracy"))
+def poldem_engine() -> SEMEngine:
+    return SEMEngine(reference_case("lavaan", "poldem_sem")["model"]).fit(_data("political_democracy"))
 
 
 def _merge(ours: pd.DataFrame, reference: list[dict]) -> pd.DataFrame:
@@ -112,19 +127,28 @@ def _check_estimates(estimates: pd.DataFrame, reference: list[dict], tol: dict[s
         assert_allclose(merged.loc[free, ours], merged.loc[free, theirs], atol=tol["ci"], rtol=0, err_msg=ours)
 
 
-@pytest.mark.parametrize("case, fixture", [("hs_cfa", "hs_fit"), ("poldem_sem", "poldem_fit")])
-def test_fit_measures_match_lavaan(case, fixture, request):
+@functools.cache
+def _fitted(case: str, engine: str):
+    model, data = {"hs_cfa": (HS_MODEL, "holzinger39"),
+                   "poldem_sem": (reference_case("lavaan", "poldem_sem")["model"], "political_democracy")}[case]
+    return ENGINES[engine](model).fit(_data(data))
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("case", ["hs_cfa", "poldem_sem"])
+def test_fit_measures_match_lavaan(case, engine):
     """R: fitMeasures(cfa(hs_model, data = hs)) and fitMeasures(sem(poldem_model, data = poldem))."""
-    fitted = request.getfixturevalue(fixture)
+    fitted = _fitted(case, engine)
     _check_fit(fitted.fit_, reference_case("lavaan", case)["fit"], FIT_KEYS, case)
 
 
-@pytest.mark.parametrize("case, fixture", [("hs_cfa", "hs_fit"), ("poldem_sem", "poldem_fit")])
-def test_estimates_match_lavaan(case, fixture, request):
+@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("case", ["hs_cfa", "poldem_sem"])
+def test_estimates_match_lavaan(case, engine):
     """R: parameterEstimates(cfa(hs_model, data = hs), standardized = TRUE) and
     parameterEstimates(sem(poldem_model, data = poldem), standardized = TRUE): est, se, std.all, ci.lower,
     ci.upper (tolerances per case in ESTIMATE_TOLERANCE)."""
-    fitted = request.getfixturevalue(fixture)
+    fitted = _fitted(case, engine)
     _check_estimates(fitted.estimates_, reference_case("lavaan", case)["estimates"], ESTIMATE_TOLERANCE[case])
 
 
@@ -194,11 +218,11 @@ def test_r_squared_matches_lavaan(poldem_fit):
     assert_allclose(poldem_fit.r2_[list(ref)].to_numpy(), list(ref.values()), atol=POLDEM_TOL, rtol=0)
 
 
-def test_bootstrap_is_reproducible_and_independent_of_workers(poldem_fit):
+def test_bootstrap_is_reproducible_and_independent_of_workers(poldem_engine):
     data = _data("political_democracy")
     pairs = [("ind60", "dem65")]
-    serial = bootstrap_effects(poldem_fit, data, pairs, n_draws=40, random_state=7, n_jobs=1)
-    parallel = bootstrap_effects(poldem_fit, data, pairs, n_draws=40, random_state=7, n_jobs=2)
+    serial = bootstrap_effects(poldem_engine, data, pairs, n_draws=40, random_state=7, n_jobs=1)
+    parallel = bootstrap_effects(poldem_engine, data, pairs, n_draws=40, random_state=7, n_jobs=2)
     pd.testing.assert_frame_equal(serial.draws, parallel.draws)
     pd.testing.assert_frame_equal(serial.summary, parallel.summary)
     row = serial.summary.query("kind == 'indirect'").iloc[0]
@@ -206,10 +230,10 @@ def test_bootstrap_is_reproducible_and_independent_of_workers(poldem_fit):
     assert row.n_draws + row.n_failed == 40
 
 
-def test_bootstrap_se_is_close_to_delta_method(poldem_fit):
+def test_bootstrap_se_is_close_to_delta_method(poldem_engine):
     """lavaan's delta-method SE of ind := a*b is 0.3554; a 300-draw bootstrap SE must be near it."""
     data = _data("political_democracy")
-    result = bootstrap_effects(poldem_fit, data, [("ind60", "dem65")], n_draws=300, random_state=3,
+    result = bootstrap_effects(poldem_engine, data, [("ind60", "dem65")], n_draws=300, random_state=3,
                                n_jobs=2, standardized=False)
     boot_se = result.summary.query("kind == 'indirect'")["boot_se"].iloc[0]
     delta_se = _lavaan_defined_row()["se"]
@@ -278,11 +302,12 @@ MLR_FIT_TOLERANCE = {  # (atol, rtol) [measured]
 }
 
 
-def test_mlr_matches_lavaan():
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_mlr_matches_lavaan(engine):
     """R: cfa(hs_model, data = hs, estimator = "MLR"): estimates 1e-5 [9.4e-7], Huber-White SEs 1e-5
     [3.5e-7], scaled and robust indices (MLR_FIT_TOLERANCE), the ML fit measures (FIT_TOLERANCE)."""
     case = reference_case("lavaan", "hs_mlr")
-    fitted = StructuralEquationModel(HS_MODEL, estimator="MLR").fit(_data("holzinger39"))
+    fitted = ENGINES[engine](HS_MODEL, estimator="MLR").fit(_data("holzinger39"))
     for ours, (atol, rtol) in MLR_FIT_TOLERANCE.items():
         theirs = ours.replace("_", ".")
         assert_allclose(_our_value(fitted.fit_, ours, "hs_mlr"), _lavaan_value(case["fit"], theirs, "hs_mlr"),

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis.study import stages
 from analysis.instrument import load_instrument
 from analysis.sem import StructuralEquationModel
 from analysis.simulate import simulate_survey, structural_model_syntax
+from analysis.study import stages
 
 PROJECT_SEED = 20240601  # the default client's seed (reports/clients/default.yml)
 

@@ -17,7 +17,11 @@ from analysis.behaviour.segments import (
     segment_profile,
     web_behaviour_profile,
 )
-from analysis.behaviour.survival import churn_table, kaplan_meier_retention, median_retention
+from analysis.behaviour.survival import (
+    churn_table,
+    kaplan_meier_retention,
+    median_retention,
+)
 
 __all__ = [
     "rfm_summary",

@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError, ModelError
 from analysis.sem.bootstrap import BootstrapResult, bootstrap_effects
-from analysis.sem.semopy_engine import StructuralEquationModel
+from analysis.sem.engine import SEMEngine
 
 __all__ = ["format_summary", "write_fit_outputs", "run_fit"]
 
@@ -37,7 +37,7 @@ _SECTIONS = (("=~", "Latent variables"), ("~", "Regressions"), ("~1", "Intercept
 
 
 def _estimator_line(fitted) -> str:
-    engine = {"StructuralEquationModel": "semopy", "SEMEngine": "workbench engine",
+    engine = {"SEMEngine": "workbench engine",
               "OrdinalCFA": "polychoric + DWLS"}.get(type(fitted).__name__, type(fitted).__name__)
     return f"Structural equation model: estimator {fitted.fit_.get('estimator', 'ML')} ({engine}; lavaan-comparable)"
 
@@ -166,10 +166,10 @@ def run_fit(data: str | Path, model: str | Path, out: str | Path, *, estimator: 
     effect_result = defined_result = mi_table = None
     pairs = _effect_pairs(effects)
     if bootstrap:
-        if not isinstance(fitted, StructuralEquationModel):
+        if not isinstance(fitted, SEMEngine) or len(fitted.groups_) > 1 or fitted.missing != "listwise":
             raise ConfigError("--bootstrap is available for single-group continuous fits (estimator ML or MLR "
                               "without --group, --ordered or --missing fiml)")
-        if not pairs and not fitted.defined_:
+        if not pairs and not fitted.parsed_.defined:
             raise ConfigError("--bootstrap needs a defined parameter (name := expression) in the model or "
                               "at least one --effect CAUSE:OUTCOME")
         if pairs:
@@ -179,18 +179,16 @@ def run_fit(data: str | Path, model: str | Path, out: str | Path, *, estimator: 
                                  f"{', '.join(unknown)}; known: {', '.join(fitted.structure_.names)}")
             effect_result = bootstrap_effects(fitted, frame, pairs, n_draws=bootstrap, random_state=seed,
                                               n_jobs=n_jobs)
-        if fitted.defined_:
+        if fitted.parsed_.defined:
             defined_result = bootstrap_defined(fitted, frame, n_draws=bootstrap, random_state=seed, n_jobs=n_jobs)
     elif pairs:
         raise ConfigError("--effect needs --bootstrap N (the number of bootstrap draws)")
     if modindices:
         if ordered or str(estimator).upper() in ("WLSMV", "DWLS"):
             raise ConfigError("--modindices is available for continuous (ML) models")
-        from analysis.sem.engine.estimator import SEMEngine
         from analysis.sem.modindices import modification_indices
 
-        engine = fitted if isinstance(fitted, SEMEngine) else SEMEngine(syntax).fit(frame)
-        mi_table = modification_indices(engine)
+        mi_table = modification_indices(fitted)
     return write_fit_outputs(fitted, out, effect_result, defined_result, mi_table)
 
 

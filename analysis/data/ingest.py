@@ -26,10 +26,10 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.errors import DataError
 from analysis.data.cells import CellRules
-from analysis.instrument import Instrument, load_instrument
 from analysis.data.readers import FORMATS, file_sha256, read_table
+from analysis.errors import DataError
+from analysis.instrument import Instrument, load_instrument
 
 __all__ = [
     "numeric_columns",

@@ -4,26 +4,26 @@
 from __future__ import annotations
 
 from analysis.instrument.model import (
-    SUPPORTED_LANGUAGES,
     CONSTRUCT_ROLES,
-    Scale,
-    Construct,
-    Item,
+    SUPPORTED_LANGUAGES,
     Block,
+    Construct,
     Demographic,
     Instrument,
-)
-from analysis.instrument.schema import (
-    load_instrument,
+    Item,
+    Scale,
 )
 from analysis.instrument.questionnaire import (
     CODEBOOK_COLUMNS,
     codebook,
-    write_codebook,
-    questionnaire_markdown,
-    questionnaire_html,
-    write_questionnaires,
     export_survey,
+    questionnaire_html,
+    questionnaire_markdown,
+    write_codebook,
+    write_questionnaires,
+)
+from analysis.instrument.schema import (
+    load_instrument,
 )
 
 __all__ = [

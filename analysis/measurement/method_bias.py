@@ -19,8 +19,8 @@ from scipy import optimize, stats
 
 from analysis.errors import ConfigError, DataError
 from analysis.measurement.statistics import htmt
-from analysis.sem.bootstrap import percentile_interval, run_seeded_draws, seed_sequence
 from analysis.seeding import make_rng
+from analysis.sem.bootstrap import percentile_interval, run_seeded_draws, seed_sequence
 
 __all__ = [
     "construct_scores",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import DataError
+
 # imported only after the functions above exist; either module may be imported first.
 from analysis.measurement.statistics import (
     FornellLarckerResult,

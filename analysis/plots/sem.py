@@ -24,8 +24,8 @@ from analysis.plots.style import (
     SKY,
     VERMILLION,
     _require_columns,
-    subplots,
     styled,
+    subplots,
 )
 
 __all__ = [

@@ -22,10 +22,17 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from analysis.plots.style import BLUE, ORANGE, PALETTE, VERMILLION, _require_columns, styled, subplots
-
 from analysis.atomic import atomic_path
 from analysis.errors import ConfigError, DataError
+from analysis.plots.style import (
+    BLUE,
+    ORANGE,
+    PALETTE,
+    VERMILLION,
+    _require_columns,
+    styled,
+    subplots,
+)
 
 __all__ = [
     "PALETTE",

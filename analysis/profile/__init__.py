@@ -8,22 +8,22 @@ from __future__ import annotations
 from analysis.profile.schema import (
     Field,
     Section,
-    validate,
     read_yaml,
+    validate,
 )
 from analysis.profile.settings import (
-    ClientInfo,
-    ReportSettings,
-    DataSettings,
-    SimulationSettings,
-    AnalysisSettings,
-    Thresholds,
-    BehaviourSettings,
-    SurveySettings,
-    Settings,
     SCHEMA,
-    load_profile,
+    AnalysisSettings,
+    BehaviourSettings,
+    ClientInfo,
+    DataSettings,
+    ReportSettings,
+    Settings,
+    SimulationSettings,
+    SurveySettings,
+    Thresholds,
     available_profiles,
+    load_profile,
 )
 
 __all__ = [

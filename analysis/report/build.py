@@ -13,10 +13,10 @@ import os
 import time
 from pathlib import Path
 
+from analysis.atomic import StagingDirectory
 from analysis.errors import ConfigError, WorkbenchError
 from analysis.paths import OUTPUT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
 from analysis.profile.settings import load_profile
-from analysis.atomic import StagingDirectory
 from analysis.report.execute import execute_notebook
 from analysis.report.manifest import write_manifest
 from analysis.report.render import RENDERERS, render_report

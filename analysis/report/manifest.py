@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from analysis import __version__
-from analysis.paths import PROJECT_ROOT
 from analysis.atomic import atomic_write_text
+from analysis.paths import PROJECT_ROOT
 
 __all__ = [
     "MANIFEST_NAME",

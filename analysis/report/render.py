@@ -33,9 +33,9 @@ from pathlib import Path
 
 import nbformat
 
+from analysis.atomic import atomic_write_text
 from analysis.errors import ConfigError, RenderError
 from analysis.paths import PROJECT_ROOT
-from analysis.atomic import atomic_write_text
 
 __all__ = [
     "RenderInfo",

@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 from analysis.screening.indices import (
+    even_odd_consistency,
     instructed_response_failures,
+    intra_individual_response_variability,
     longstring,
     longstring_by_block,
-    even_odd_consistency,
-    intra_individual_response_variability,
 )
 from analysis.screening.outliers import (
-    speeding,
     mahalanobis_distance,
+    speeding,
 )
 from analysis.screening.rules import (
     RULES,
-    ScreeningThresholds,
     ScreeningResult,
+    ScreeningThresholds,
     screen_responses,
 )
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.errors import ConfigError, DataError
 from analysis.screening.indices import (
     even_odd_consistency,
     instructed_response_failures,
@@ -50,7 +51,6 @@ from analysis.screening.indices import (
     longstring_by_block,
 )
 from analysis.screening.outliers import mahalanobis_distance, speeding
-from analysis.errors import ConfigError, DataError
 
 __all__ = [
     "RULES",

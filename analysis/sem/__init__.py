@@ -10,9 +10,14 @@ from analysis.sem.bootstrap import (
     bootstrap_effects,
     percentile_interval,
 )
-from analysis.sem.effects import effect_matrices, specific_indirect_effects, structural_effects
+from analysis.sem.effects import (
+    LatentStructure,
+    effect_matrices,
+    specific_indirect_effects,
+    structural_effects,
+)
 from analysis.sem.fit_indices import fit_measures
-from analysis.sem.semopy_engine import LatentStructure, StructuralEquationModel, latent_structure
+from analysis.sem.semopy_engine import StructuralEquationModel, latent_structure
 
 __all__ = [
     "StructuralEquationModel",

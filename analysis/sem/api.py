@@ -5,14 +5,17 @@ The right estimator is chosen from the options, as lavaan does from its argument
 =====================================  ==============================================
 options                                fitted by
 =====================================  ==============================================
-continuous, complete rows, ML or MLR   semopy (:class:`StructuralEquationModel`), with
-                                       lavaan-style tables; MLR adds Huber-White SEs
-                                       and the Yuan-Bentler scaled test (:mod:`.robust`)
-``group=`` or ``missing="fiml"``       the workbench engine (:class:`SEMEngine`):
-                                       multigroup with equality constraints, FIML
+continuous items: ML, MLR, FIML,       the workbench engine (:class:`SEMEngine`): one
+multigroup, equality constraints       parser, one parameter table, lavaan's defaults;
+                                       MLR adds Huber-White SEs and the Yuan-Bentler
+                                       scaled test (:mod:`.robust`)
 ``ordered=`` or WLSMV/DWLS             polychoric correlations + DWLS with robust SEs
                                        and the scaled-shifted test (:class:`OrdinalCFA`)
 =====================================  ==============================================
+
+semopy is not on any route: it is the independent second engine whose agreement
+with the workbench engine is certified by the tests and reported by
+:func:`analysis.sem.crosscheck.semopy_agreement`.
 
 All three are :class:`~analysis.sem.fitted.FittedSEM` objects with the same fitted attributes: ``estimates_`` (lavaan-style
 table), ``fit_`` (dict), ``r2_`` and ``warnings_``; every one is checked against lavaan
@@ -100,15 +103,10 @@ def fit_model(data: pd.DataFrame, model: str, *, estimator: str | None = None, g
 
     if missing == "pairwise":
         raise ConfigError("missing: 'pairwise' applies to ordinal indicators only; use 'listwise' or 'fiml'")
-    if group is not None or missing == "fiml" or group_equal:
-        if estimator != "ML":
-            raise ConfigError(f"estimator {estimator!r} with group= or missing='fiml' is not supported yet; "
-                              "use estimator ML there (MLR works for single-group complete data)")
-        from analysis.sem.engine.estimator import SEMEngine
+    if estimator == "MLR" and missing == "fiml":
+        raise ConfigError("estimator: 'MLR' together with missing='fiml' is not supported yet; "
+                          "use estimator 'ML' with FIML, or MLR on complete rows (missing='listwise')")
+    from analysis.sem.engine.estimator import SEMEngine
 
-        return SEMEngine(model, group=group, missing=missing, group_equal=tuple(group_equal),
-                         ci_level=ci_level).fit(data)
-
-    from analysis.sem.semopy_engine import StructuralEquationModel
-
-    return StructuralEquationModel(model, estimator=estimator, ci_level=ci_level).fit(data)
+    return SEMEngine(model, group=group, missing=missing, group_equal=tuple(group_equal), estimator=estimator,
+                     ci_level=ci_level).fit(data)

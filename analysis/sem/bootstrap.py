@@ -1,10 +1,12 @@
 """Nonparametric bootstrap of structural effects and defined parameters, seeded and parallel.
 
-Each draw resamples respondents with replacement and refits the model by ML,
-starting from the full-sample solution (warm starts make a draw ~5x faster and do
-not change the optimum). Draw ``k`` always uses the ``k``-th child of
-``SeedSequence(seed)`` and always starts from the full-sample estimates, so the
-result is identical whatever the number of worker processes.
+Each draw resamples respondents with replacement and refits the model by ML with the
+workbench engine, starting from the full-sample solution
+(:class:`~analysis.sem.engine.resample.ResampleFitter`: the parameter table and
+matrices are reused, only the sample moments change). Draw ``k`` always uses the
+``k``-th child of ``SeedSequence(seed)`` and always starts from the full-sample
+estimates, so the result is identical whatever the number of worker processes. A
+progress bar (tqdm) shows on a terminal and stays silent elsewhere.
 
 Failed draws (optimiser failure, linear-algebra error, non-finite statistic) are
 counted and excluded from the intervals, never silently replaced.
@@ -19,24 +21,24 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import pandas as pd
-import semopy
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import ConfigError, DataError, ModelError
+from analysis.progress import progress_bar
 from analysis.seeding import make_rng, seed_sequence
 from analysis.sem.defined import evaluate
 from analysis.sem.effects import effect_matrices
-from analysis.sem.semopy_engine import StructuralEquationModel, latent_structure, quiet_semopy
+from analysis.sem.engine import SEMEngine
+from analysis.sem.engine.derived import label_values, structure_at
+from analysis.sem.engine.resample import ResampleFitter
 
-# Interval endpoints need far less precision than the reported point estimates.
-_DRAW_OPTIONS = {"ftol": 1e-9, "maxiter": 10000}
 # A statistic that cannot be computed for one resample (singular matrix, division by zero).
 _DRAW_ERRORS = (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError, OverflowError)
 
@@ -94,13 +96,13 @@ def _check_draw_settings(n_draws: int, n_jobs: int, level: float) -> None:
 
 
 def _quiet_draws(draw_function: Callable, args: tuple, seeds: list[np.random.SeedSequence]) -> np.ndarray:
-    with warnings.catch_warnings(), threadpool_limits(limits=1), quiet_semopy():  # workers already fill the cores
+    with warnings.catch_warnings(), threadpool_limits(limits=1):  # workers already fill the cores
         warnings.simplefilter("ignore")
         return draw_function(*args, seeds)
 
 
 def run_seeded_draws(draw_function: Callable, args: tuple, seeds: Sequence[np.random.SeedSequence],
-                     n_jobs: int) -> np.ndarray:
+                     n_jobs: int, description: str = "bootstrap") -> np.ndarray:
     """Run ``draw_function(*args, seeds_chunk)`` over chunks of seeds, in draw order.
 
     ``draw_function`` must be a module-level function (picklable) returning an array
@@ -109,34 +111,39 @@ def run_seeded_draws(draw_function: Callable, args: tuple, seeds: Sequence[np.ra
     """
     seeds = list(seeds)
     n_jobs = max(1, min(n_jobs, os.cpu_count() or 1, len(seeds)))
-    if n_jobs == 1:
-        return _quiet_draws(draw_function, args, seeds)
-    chunks = [chunk for chunk in np.array_split(np.arange(len(seeds)), n_jobs * 4) if len(chunk)]
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [pool.submit(_quiet_draws, draw_function, args, [seeds[i] for i in chunk]) for chunk in chunks]
-        return np.vstack([future.result() for future in futures])
+    chunks = [chunk for chunk in np.array_split(np.arange(len(seeds)), max(1, n_jobs) * 8) if len(chunk)]
+    results: list[np.ndarray | None] = [None] * len(chunks)
+    with progress_bar(total=len(seeds), description=description) as bar:
+        if n_jobs == 1:
+            for k, chunk in enumerate(chunks):
+                results[k] = _quiet_draws(draw_function, args, [seeds[i] for i in chunk])
+                bar.update(len(chunk))
+        else:
+            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+                futures = {pool.submit(_quiet_draws, draw_function, args, [seeds[i] for i in chunk]): k
+                           for k, chunk in enumerate(chunks)}
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update(len(chunks[futures[future]]))
+    return np.vstack(results)
 
 
-def _fit_draws(model_syntax: str, values: np.ndarray, columns: list[str], start: np.ndarray,
-               statistic: Callable[[semopy.Model], np.ndarray], width: int,
+def _fit_draws(fitter: ResampleFitter, values: np.ndarray, statistic: Callable, width: int,
                seeds: list[np.random.SeedSequence]) -> np.ndarray:
-    model = semopy.Model(model_syntax)
-    model.load(pd.DataFrame(values, columns=columns))
     out = np.full((len(seeds), width), np.nan)
     n = len(values)
     for row, seed in enumerate(seeds):
         sample = values[make_rng(seed).integers(0, n, n)]
-        model.param_vals = start.copy()
         try:
-            result = model.fit(pd.DataFrame(sample, columns=columns), options=dict(_DRAW_OPTIONS))
-            if result.success and np.all(np.isfinite(model.param_vals)):
-                out[row] = statistic(model)
+            x = fitter.refit(sample)
+            if x is not None:
+                out[row] = statistic(fitter.engine, x)
         except _DRAW_ERRORS:
-            pass  # counted as a failed draw
+            pass
     return out
 
 
-def _model_values(fitted: StructuralEquationModel, data: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+def _model_values(fitted: SEMEngine, data: pd.DataFrame) -> np.ndarray:
     columns = list(fitted.observed_)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"bootstrap data must be a pandas DataFrame, got {type(data).__name__}")
@@ -144,16 +151,24 @@ def _model_values(fitted: StructuralEquationModel, data: pd.DataFrame) -> tuple[
     if missing:
         raise DataError(f"bootstrap data lacks the model variable(s) {', '.join(missing)}; "
                         f"available columns: {', '.join(map(str, data.columns))}")
-    return columns, data[columns].astype(float).dropna().to_numpy()
+    return data[columns].astype(float).dropna().to_numpy()
 
 
-def _sem_draws(fitted: StructuralEquationModel, data: pd.DataFrame, statistic: Callable, width: int,
+def _check_bootstrappable(fitted) -> None:
+    if not isinstance(fitted, SEMEngine) or not hasattr(fitted, "x_"):
+        raise ConfigError(f"bootstrap: expected a fitted SEMEngine (analysis.sem.api.fit_model with a continuous "
+                          f"estimator), got {type(fitted).__name__}")
+    if len(fitted.groups_) > 1 or fitted.missing != "listwise":
+        raise ConfigError("bootstrap: supported for single-group models with complete rows (missing='listwise'); "
+                          f"got {len(fitted.groups_)} group(s), missing={fitted.missing!r}")
+
+
+def _sem_draws(fitted: SEMEngine, data: pd.DataFrame, statistic: Callable, width: int,
                n_draws: int, random_state, n_jobs: int) -> np.ndarray:
-    columns, values = _model_values(fitted, data)
+    _check_bootstrappable(fitted)
+    values = _model_values(fitted, data)
     seeds = seed_sequence(random_state).spawn(n_draws)
-    start = np.asarray(fitted.semopy_model_.param_vals, dtype=float)
-    args = (fitted.core_model, values, columns, start, statistic, width)
-    return run_seeded_draws(_fit_draws, args, seeds, n_jobs)
+    return run_seeded_draws(_fit_draws, (ResampleFitter(fitted), values, statistic, width), seeds, n_jobs)
 
 
 def _describe(column: np.ndarray, level: float) -> dict[str, float]:
@@ -164,25 +179,25 @@ def _describe(column: np.ndarray, level: float) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ statistics
-def _effect_vector(model: semopy.Model, cells: list[tuple[str, int, int]], standardized: bool) -> np.ndarray:
-    mats = effect_matrices(latent_structure(model), standardized)
+def _effect_vector(engine: SEMEngine, x: np.ndarray, cells: list[tuple[str, int, int]],
+                   standardized: bool) -> np.ndarray:
+    mats = effect_matrices(structure_at(engine, x), standardized)
     return np.array([mats[kind][i, j] for kind, i, j in cells])
 
 
-def _defined_vector(model: semopy.Model, expressions: tuple[str, ...]) -> np.ndarray:
-    active = [name for name, parameter in model.parameters.items() if parameter.active]
-    values = dict(zip(active, np.asarray(model.param_vals, dtype=float)))
+def _defined_vector(engine: SEMEngine, x: np.ndarray, expressions: tuple[str, ...]) -> np.ndarray:
+    values = label_values(engine, x)
     return np.array([evaluate(expression, values) for expression in expressions])
 
 
-def bootstrap_effects(fitted: StructuralEquationModel, data: pd.DataFrame, pairs: list[tuple[str, str]],
+def bootstrap_effects(fitted: SEMEngine, data: pd.DataFrame, pairs: list[tuple[str, str]],
                       n_draws: int = 1000, random_state: int | None = None, n_jobs: int = 2,
                       ci_level: float = 0.95, standardized: bool = True) -> BootstrapResult:
     """Percentile bootstrap CIs for direct, indirect and total effects.
 
     Parameters
     ----------
-    fitted : StructuralEquationModel
+    fitted : SEMEngine
         The model fitted on ``data`` (its solution is every draw's starting point).
     data : DataFrame
         The data the model was fitted on.
@@ -200,13 +215,14 @@ def bootstrap_effects(fitted: StructuralEquationModel, data: pd.DataFrame, pairs
     Percentile intervals as ``lavaan::parameterEstimates(fit, boot.ci.type = "perc")``.
     """
     _check_draw_settings(n_draws, n_jobs, ci_level)
+    _check_bootstrappable(fitted)
     names = fitted.structure_.names
     cells, labels = [], []
     for cause, outcome in pairs:
         for kind in ("direct", "indirect", "total"):
             cells.append((kind, names.index(outcome), names.index(cause)))
             labels.append((cause, outcome, kind))
-    estimate = _effect_vector(fitted.semopy_model_, cells, standardized)
+    estimate = _effect_vector(fitted, fitted.x_, cells, standardized)
     statistic = partial(_effect_vector, cells=cells, standardized=standardized)
     draws = _sem_draws(fitted, data, statistic, len(cells), n_draws, random_state, n_jobs)
     ok = np.all(np.isfinite(draws), axis=1)
@@ -220,14 +236,14 @@ def bootstrap_effects(fitted: StructuralEquationModel, data: pd.DataFrame, pairs
     return BootstrapResult(pd.DataFrame(rows), frame, n_draws, int((~ok).sum()), random_state)
 
 
-def bootstrap_defined(fitted: StructuralEquationModel, data: pd.DataFrame, n_draws: int = 1000,
+def bootstrap_defined(fitted: SEMEngine, data: pd.DataFrame, n_draws: int = 1000,
                       random_state: int | np.random.Generator | None = None, n_jobs: int = 2,
                       level: float = 0.95) -> pd.DataFrame:
     """Bootstrap every defined parameter (``name := expression``) of a fitted model.
 
     Parameters
     ----------
-    fitted : StructuralEquationModel
+    fitted : SEMEngine
         A fitted model whose syntax has at least one ``name := expression`` line.
     data : DataFrame
         The data the model was fitted on (rows with missing model variables are
@@ -260,17 +276,19 @@ def bootstrap_defined(fitted: StructuralEquationModel, data: pd.DataFrame, n_dra
     Democracy model is checked against lavaan's delta-method SE (0.3554).
     """
     _check_draw_settings(n_draws, n_jobs, level)
-    if not fitted.defined_:
+    _check_bootstrappable(fitted)
+    defined = fitted.parsed_.defined
+    if not defined:
         raise ModelError("bootstrap_defined: the model has no defined parameters; add a line such as "
                          "'ind := a*b' (labels set with 'dem60 ~ a*ind60')")
-    expressions = tuple(parameter.expression for parameter in fitted.defined_)
-    estimate = _defined_vector(fitted.semopy_model_, expressions)
+    expressions = tuple(parameter.expression for parameter in defined)
+    estimate = _defined_vector(fitted, fitted.x_, expressions)
     statistic = partial(_defined_vector, expressions=expressions)
     draws = _sem_draws(fitted, data, statistic, len(expressions), n_draws, random_state, n_jobs)
     ok = np.all(np.isfinite(draws), axis=1)
     good = draws[ok]
     rows = []
-    for k, parameter in enumerate(fitted.defined_):
+    for k, parameter in enumerate(defined):
         column = good[:, k]
         bc = bias_corrected_interval(column, estimate[k], level) if len(column) else (np.nan, np.nan)
         rows.append({"name": parameter.name, "expression": parameter.expression, "est": float(estimate[k]),

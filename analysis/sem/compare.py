@@ -16,7 +16,12 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import ModelError
-from analysis.sem.robust import _semopy_sigma, robust_ml, semopy_moment_jacobian, vech_pairs
+from analysis.sem.robust import (
+    _semopy_sigma,
+    robust_ml,
+    semopy_moment_jacobian,
+    vech_pairs,
+)
 
 __all__ = [
     "chisq_difference",

@@ -36,6 +36,9 @@ class DefinedParameter(tuple):
     def __new__(cls, name: str, expression: str, labels: tuple[str, ...]):
         return super().__new__(cls, (name, expression, labels))
 
+    def __getnewargs__(self):  # pickled into bootstrap worker processes
+        return tuple(self)
+
     name = property(lambda self: self[0])
     expression = property(lambda self: self[1])
     labels = property(lambda self: self[2])

@@ -11,14 +11,31 @@ parameter such as ``ind := a*b`` written over the standardized paths.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.sem.semopy_engine import LatentStructure
 from analysis.errors import ModelError
 
-__all__ = ["effect_matrices", "structural_effects", "specific_indirect_effects"]
+__all__ = ["LatentStructure", "effect_matrices", "structural_effects", "specific_indirect_effects"]
+
+
+@dataclass(frozen=True)
+class LatentStructure:
+    """Structural matrices of a fitted model over its inner variables.
+
+    ``beta[i, j]`` is the direct effect of ``names[j]`` on ``names[i]``;
+    ``covariance`` is the model-implied covariance of the inner variables.
+    """
+
+    names: tuple[str, ...]
+    beta: np.ndarray
+    covariance: np.ndarray
+
+    def standardized_beta(self) -> np.ndarray:
+        sd = np.sqrt(np.diag(self.covariance))
+        return self.beta * sd[None, :] / sd[:, None]
 
 
 def effect_matrices(structure: LatentStructure, standardized: bool = True) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ An MLR sandwich is then ``inv(A) @ (S.T @ S / N) @ inv(A) / N`` with
 from __future__ import annotations
 
 import numpy as np
+
 from analysis.errors import check_choice
 
 __all__ = [

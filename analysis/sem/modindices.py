@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from analysis.sem.engine import fiml as lik
 from analysis.sem.compare import chisq_difference, compare_models
+from analysis.sem.engine import fiml as lik
 from analysis.sem.engine.ram import RamModel
 from analysis.sem.engine.results import standardize_all
 from analysis.sem.information import complete_data_information, expected_information

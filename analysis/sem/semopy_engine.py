@@ -18,7 +18,6 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,33 +27,17 @@ from scipy import stats
 from analysis.errors import ConvergenceError, DataError, ModelError, check_choice
 from analysis.sem.admissibility import check_admissibility
 from analysis.sem.defined import delta_method_se, evaluate, split_defined
+from analysis.sem.effects import LatentStructure
 from analysis.sem.fit_indices import fit_measures
-from analysis.sem.syntax import parse_model
 from analysis.sem.fitted import FittedSEM
+from analysis.sem.syntax import parse_model
 
-__all__ = ["StructuralEquationModel", "LatentStructure", "latent_structure", "SOLVER_OPTIONS", "quiet_semopy"]
+__all__ = ["StructuralEquationModel", "latent_structure", "SOLVER_OPTIONS", "quiet_semopy"]
 
 _MIN_ROWS = 10
 ESTIMATORS = ("ML", "MLR")
 # semopy's default SLSQP tolerance leaves estimates ~1e-3 from lavaan's optimum; 1e-12 agrees to 1e-6.
 SOLVER_OPTIONS = {"ftol": 1e-12, "maxiter": 10000}
-
-
-@dataclass(frozen=True)
-class LatentStructure:
-    """Structural matrices of a fitted model over its inner variables.
-
-    ``beta[i, j]`` is the direct effect of ``names[j]`` on ``names[i]``;
-    ``covariance`` is the model-implied covariance of the inner variables.
-    """
-
-    names: tuple[str, ...]
-    beta: np.ndarray
-    covariance: np.ndarray
-
-    def standardized_beta(self) -> np.ndarray:
-        sd = np.sqrt(np.diag(self.covariance))
-        return self.beta * sd[None, :] / sd[:, None]
 
 
 @contextlib.contextmanager

@@ -7,6 +7,11 @@ responses.parquet, respondent_truth.parquet and truth.json.
 
 from __future__ import annotations
 
+from analysis.simulate.default_model import (
+    default_truth,
+    measurement_model_syntax,
+    structural_model_syntax,
+)
 from analysis.simulate.survey import (
     CARELESS_TYPES,
     DEFAULT_CARELESS_MIX,
@@ -15,11 +20,6 @@ from analysis.simulate.survey import (
     read_truth,
     simulate_survey,
     write_simulated_survey,
-)
-from analysis.simulate.default_model import (
-    default_truth,
-    measurement_model_syntax,
-    structural_model_syntax,
 )
 from analysis.simulate.truth import GroundTruth
 

@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from analysis.errors import ConfigError, DataError
 from analysis.atomic import StagingDirectory
-from analysis.simulate import crm_tables as tables
+from analysis.errors import ConfigError, DataError
 from analysis.seeding import make_rng
+from analysis.simulate import crm_tables as tables
 
 __all__ = [
     "CRMParams",

@@ -40,6 +40,7 @@ from analysis.simulate.crm import (
     simulate_crm,
     write_crm,
 )
+from analysis.simulate.default_model import default_truth
 from analysis.simulate.survey import (
     SimulatedSurvey,
     conditional_latent_scores,
@@ -47,7 +48,6 @@ from analysis.simulate.survey import (
     simulate_survey,
     write_simulated_survey,
 )
-from analysis.simulate.default_model import default_truth
 from analysis.simulate.truth import GroundTruth
 
 __all__ = ["LinkedStudy", "simulate_linked_study", "write_linked_study", "read_linked_study",

@@ -22,19 +22,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis.errors import ConfigError, DataError
 from analysis.atomic import atomic_path
+from analysis.errors import ConfigError, DataError
 from analysis.seeding import component_rng, make_rng, seed_sequence
 from analysis.simulate.careless_draws import (  # constants re-exported for old imports
     ATTENTIVE_QC_ACCURACY as ATTENTIVE_QC_ACCURACY,
+)
+from analysis.simulate.careless_draws import (
     CARELESS_TYPES,
     DEFAULT_CARELESS_MIX,
-    MAX_SHARE as MAX_SHARE,
-    SECONDS_PER_ITEM as SECONDS_PER_ITEM,
-    SPEEDER_SECONDS_PER_ITEM as SPEEDER_SECONDS_PER_ITEM,
-    SPEEDER_STRAIGHT_BLOCK as SPEEDER_STRAIGHT_BLOCK,
-    STRAIGHTLINE_VALUE_WEIGHTS as STRAIGHTLINE_VALUE_WEIGHTS,
-    STRAIGHTLINE_WHOLE_SURVEY as STRAIGHTLINE_WHOLE_SURVEY,
     assign_careless,
     attention_answers,
     careless_answers,
@@ -42,6 +38,24 @@ from analysis.simulate.careless_draws import (  # constants re-exported for old 
     check_share,
     durations,
     missing_cells,
+)
+from analysis.simulate.careless_draws import (
+    MAX_SHARE as MAX_SHARE,
+)
+from analysis.simulate.careless_draws import (
+    SECONDS_PER_ITEM as SECONDS_PER_ITEM,
+)
+from analysis.simulate.careless_draws import (
+    SPEEDER_SECONDS_PER_ITEM as SPEEDER_SECONDS_PER_ITEM,
+)
+from analysis.simulate.careless_draws import (
+    SPEEDER_STRAIGHT_BLOCK as SPEEDER_STRAIGHT_BLOCK,
+)
+from analysis.simulate.careless_draws import (
+    STRAIGHTLINE_VALUE_WEIGHTS as STRAIGHTLINE_VALUE_WEIGHTS,
+)
+from analysis.simulate.careless_draws import (
+    STRAIGHTLINE_WHOLE_SURVEY as STRAIGHTLINE_WHOLE_SURVEY,
 )
 from analysis.simulate.default_model import default_truth
 from analysis.simulate.truth import GroundTruth

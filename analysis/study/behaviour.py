@@ -16,15 +16,22 @@ here, so ``chapter.<stage>`` reaches every stage.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
+from analysis.behaviour.clv import BGNBDModel, GammaGammaModel, customer_lifetime_value
+from analysis.behaviour.rfm import cohort_retention, repeat_customer_rate, rfm_summary
+from analysis.behaviour.survival import (
+    churn_table,
+    kaplan_meier_retention,
+    median_retention,
+)
+from analysis.seeding import stream_rng
+from analysis.simulate.crm import simulate_bgnbd
 from analysis.study.behaviour_attitudes import (
     ATTITUDES,
     SURVEY,
     TRUE_ALL,
-    TRUE_RESPONDENTS as TRUE_RESPONDENTS,
     AttitudeBehaviourResults,
     SegmentResults,
     _true_latents,
@@ -36,16 +43,15 @@ from analysis.study.behaviour_attitudes import (
     response_bias_analysis,
     segment_analysis,
 )
-from analysis.behaviour.clv import BGNBDModel, GammaGammaModel, customer_lifetime_value
-from analysis.study.behaviour_results import BehaviourData, CLVResults, RetentionResults, RFMResults
-from analysis.behaviour.rfm import cohort_retention, repeat_customer_rate, rfm_summary
-from analysis.behaviour.survival import (
-    churn_table,
-    kaplan_meier_retention,
-    median_retention,
+from analysis.study.behaviour_attitudes import (
+    TRUE_RESPONDENTS as TRUE_RESPONDENTS,
 )
-from analysis.simulate.crm import simulate_bgnbd
-from analysis.seeding import stream_rng
+from analysis.study.behaviour_results import (
+    BehaviourData,
+    CLVResults,
+    RetentionResults,
+    RFMResults,
+)
 
 __all__ = ["BehaviourData", "behaviour_data", "crm_overview", "RFMResults", "rfm_analysis",
            "CLVResults", "clv_analysis", "attitude_scores", "RetentionResults",

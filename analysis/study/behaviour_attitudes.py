@@ -22,8 +22,12 @@ from analysis.behaviour.segments import (
     segment_profile,
     web_behaviour_profile,
 )
-
-from analysis.study.behaviour_results import BehaviourData, CLVResults, RetentionResults, RFMResults
+from analysis.study.behaviour_results import (
+    BehaviourData,
+    CLVResults,
+    RetentionResults,
+    RFMResults,
+)
 
 __all__ = ["attitude_scores", "AttitudeBehaviourResults", "attitude_behaviour_analysis",
            "response_bias_analysis", "SegmentResults", "segment_analysis", "correlation_table",

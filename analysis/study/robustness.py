@@ -19,11 +19,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.measurement.method_bias import (
-    construct_scores, full_collinearity_vif, harman_single_factor, htmt_bootstrap, marker_variable_correction,
+    construct_scores,
+    full_collinearity_vif,
+    harman_single_factor,
+    htmt_bootstrap,
+    marker_variable_correction,
 )
-from analysis.sem import StructuralEquationModel, admissibility_table
+from analysis.sem import admissibility_table
 from analysis.sem.api import fit_model
 from analysis.sem.engine.estimator import SEMEngine
+from analysis.sem.fitted import FittedSEM
 from analysis.sem.invariance import measurement_invariance
 from analysis.sem.modindices import modification_indices
 from analysis.simulate import measurement_model_syntax
@@ -65,7 +70,7 @@ def invariance_by_group(ctx, clean: pd.DataFrame, group: str = "gender",
 
 
 def missing_data_sensitivity(ctx, clean: pd.DataFrame, structural_model: str,
-                             listwise: StructuralEquationModel) -> pd.DataFrame:
+                             listwise: FittedSEM) -> pd.DataFrame:
     """Structural paths under listwise deletion (main analysis) and under FIML (all respondents)."""
     fiml = SEMEngine(structural_model, missing="fiml").fit(clean)
     paths = lambda est: est[est["op"] == "~"].set_index(["lhs", "rhs"])["std_all"]  # noqa: E731
@@ -93,7 +98,7 @@ def ordinal_sensitivity(ctx, clean: pd.DataFrame, constructs=INVARIANCE_CONSTRUC
 
 def robust_fit(ctx, clean: pd.DataFrame, structural_model: str) -> pd.DataFrame:
     """ML and MLR (robust) fit of the structural model side by side."""
-    mlr = StructuralEquationModel(structural_model, estimator="MLR").fit(clean)
+    mlr = fit_model(clean, structural_model, estimator="MLR")
     f = mlr.fit_
     rows = [("chi-square", f["chisq"], f["chisq_scaled"]), ("p-value", f["pvalue"], f["pvalue_scaled"]),
             ("CFI", f["cfi"], f["cfi_robust"]), ("TLI", f["tli"], f["tli_robust"]),

@@ -15,17 +15,36 @@ import pandas as pd
 
 from analysis.instrument import Instrument
 from analysis.measurement import (
-    average_variance_extracted, discriminant_validity_table, fornell_larcker, htmt,
-    item_loadings_table, loadings_from_estimates, reliability_table,
+    average_variance_extracted,
+    discriminant_validity_table,
+    fornell_larcker,
+    htmt,
+    item_loadings_table,
+    loadings_from_estimates,
+    reliability_table,
 )
 from analysis.paths import simulated_data_folder
 from analysis.screening.rules import ScreeningResult, screen_responses
 from analysis.sem import (
-    BootstrapResult, StructuralEquationModel, bootstrap_effects, specific_indirect_effects, structural_effects,
+    BootstrapResult,
+    bootstrap_effects,
+    specific_indirect_effects,
+    structural_effects,
 )
-from analysis.simulate import GroundTruth, measurement_model_syntax, simulate_survey, structural_model_syntax
+from analysis.sem.api import fit_model
+from analysis.sem.fitted import FittedSEM
+from analysis.simulate import (
+    GroundTruth,
+    measurement_model_syntax,
+    simulate_survey,
+    structural_model_syntax,
+)
 from analysis.simulate.crm import CRMDatabase, CRMParams
-from analysis.simulate.linked import read_crm_export, simulate_linked_study, write_linked_study
+from analysis.simulate.linked import (
+    read_crm_export,
+    simulate_linked_study,
+    write_linked_study,
+)
 from analysis.study.context import StudyContext
 
 __all__ = [
@@ -157,7 +176,7 @@ def _blocks(instrument: Instrument, constructs: list[str]) -> dict[str, list[str
 
 @dataclass
 class MeasurementResults:
-    cfa: StructuralEquationModel
+    cfa: FittedSEM
     reliability: pd.DataFrame
     loadings: pd.DataFrame
     discriminant: pd.DataFrame
@@ -171,7 +190,7 @@ def _reflective_constructs(instrument: Instrument) -> list[str]:
 
 def measurement_analysis(ctx: StudyContext, clean: pd.DataFrame) -> MeasurementResults:
     """CFA of all reflective constructs, reliability, convergent and discriminant validity."""
-    cfa = StructuralEquationModel(measurement_model_syntax(ctx.instrument)).fit(clean)
+    cfa = fit_model(clean, measurement_model_syntax(ctx.instrument))
     constructs = _reflective_constructs(ctx.instrument)
     blocks = _blocks(ctx.instrument, constructs)
     std_loadings = loadings_from_estimates(cfa.estimates_)
@@ -192,7 +211,7 @@ def measurement_analysis(ctx: StudyContext, clean: pd.DataFrame) -> MeasurementR
 
 @dataclass
 class StructuralResults:
-    sem: StructuralEquationModel
+    sem: FittedSEM
     paths: pd.DataFrame
     effects: pd.DataFrame
     specific: pd.DataFrame
@@ -200,7 +219,7 @@ class StructuralResults:
 
 def structural_analysis(ctx: StudyContext, clean: pd.DataFrame, truth: GroundTruth | None = None) -> StructuralResults:
     """The hypothesised model: e-SQ (second order) -> trust, value -> satisfaction -> loyalty."""
-    sem = StructuralEquationModel(structural_model_syntax(ctx.instrument, truth)).fit(clean)
+    sem = fit_model(clean, structural_model_syntax(ctx.instrument, truth))
     est = sem.estimates_
     paths = est[(est["op"] == "~") | ((est["op"] == "=~") & est["lhs"].eq("ESQ"))].reset_index(drop=True)
     if truth is not None:
@@ -228,7 +247,7 @@ def measurement_model_syntax_for(ctx: StudyContext) -> str:
     return measurement_model_syntax(ctx.instrument)
 
 
-def fit_table(ctx: StudyContext, models: dict[str, StructuralEquationModel]) -> pd.DataFrame:
+def fit_table(ctx: StudyContext, models: dict[str, FittedSEM]) -> pd.DataFrame:
     """Global fit of each model beside the cut-offs (Hu & Bentler 1999)."""
     t = ctx.fit_thresholds()
     rows = []

@@ -21,10 +21,17 @@ import pandas as pd
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from analysis.errors import ConfigError, ConvergenceError, DataError, ModelError, check_choice
-from analysis.sem.engine import fiml as lik
+from analysis.errors import (
+    ConfigError,
+    ConvergenceError,
+    DataError,
+    ModelError,
+    check_choice,
+)
 from analysis.sem.admissibility import check_groups
+from analysis.sem.engine import fiml as lik
 from analysis.sem.engine.data import prepare_groups
+from analysis.sem.engine.derived import factor_scores, latent_correlations, structure_at
 from analysis.sem.engine.fit import count_moments, fit_statistics, srmr_group
 from analysis.sem.engine.ram import RamModel
 from analysis.sem.engine.results import (
@@ -33,11 +40,12 @@ from analysis.sem.engine.results import (
     standardize_all,
     wald_columns,
 )
+from analysis.sem.engine.robust_fit import robust_result
 from analysis.sem.engine.start import start_values
+from analysis.sem.fitted import FittedSEM
 from analysis.sem.information import complete_data_information, parameter_covariance
 from analysis.sem.partable import build_partable
 from analysis.sem.syntax import parse_model
-from analysis.sem.fitted import FittedSEM
 
 __all__ = ["ESTIMATE_COLUMNS", "SEMEngine"]
 
@@ -59,8 +67,8 @@ class SEMEngine(FittedSEM):
         Listwise deletion, or full-information ML over all rows with an observed value.
     group_equal : sequence of str
         lavaan ``group.equal`` options ("loadings", "intercepts", "residuals", ...).
-    estimator : {"ML"}
-        Only ML here; robust corrections live in ``analysis.sem.robust``.
+    estimator : {"ML", "MLR"}
+        ML, or robust ML (Huber-White SEs and the Yuan-Bentler scaled test; complete data).
     group_partial : sequence of str
         Exceptions to ``group_equal``, e.g. ``("visual =~ x2",)``.
     meanstructure : bool, optional
@@ -99,7 +107,7 @@ class SEMEngine(FittedSEM):
                  group_equal=(), estimator: str = "ML", *, group_partial=(), meanstructure: bool | None = None,
                  std_lv: bool = False, fixed_x: bool = True, information: str | None = None,
                  ci_level: float = 0.95, rmsea_level: float = 0.90):
-        check_choice("estimator", str(estimator).upper(), ("ML",))
+        check_choice("estimator", str(estimator).upper(), ("ML", "MLR"))
         check_choice("missing", missing, ("listwise", "fiml"))
         check_choice("information", information, (None, "expected", "observed"))
         if isinstance(group_equal, str):
@@ -111,7 +119,7 @@ class SEMEngine(FittedSEM):
         self.missing = missing
         self.group_equal = tuple(group_equal)
         self.group_partial = tuple(group_partial)
-        self.estimator = "ML"
+        self.estimator = str(estimator).upper()
         self.meanstructure = meanstructure
         self.std_lv = std_lv
         self.fixed_x = fixed_x
@@ -184,7 +192,7 @@ class SEMEngine(FittedSEM):
         return value, self.model_.gradient(x, d_sigma, d_mu)
 
     def _newton(self, x: np.ndarray, hessian_of, max_iter: int = 500,
-                refresh: bool = True) -> tuple[np.ndarray, float, int]:
+                refresh: bool = True, step_tol: float = _STEP_TOL) -> tuple[np.ndarray, float, int]:
         """(Quasi-)Newton / Fisher-scoring steps with step halving.
 
         Returns (x, size of the last step, iterations). Stops when no coordinate moves
@@ -211,7 +219,7 @@ class SEMEngine(FittedSEM):
                 return x, step_size, iteration
             x, value, grad = trial, trial_value, trial_grad
             step_size = float(np.max(np.abs(t * step) / np.maximum(1.0, np.abs(x))))
-            if step_size < _STEP_TOL:
+            if step_size < step_tol:
                 break
         return x, step_size, iteration
 
@@ -274,7 +282,12 @@ class SEMEngine(FittedSEM):
                 self.converged_, self._optimizer_notes, self.iterations_ = True, [], 0
             self.vcov_ = (parameter_covariance(self, self.information) if self.model_.npar
                           else np.zeros((0, 0)))
+            self._robust = None
             self._build_tables()
+            if self.estimator == "MLR":
+                self._robust = robust_result(self)
+                self.vcov_ = self._robust.vcov
+                self._build_tables()
         self.fit_time_ = time.perf_counter() - started
         return self
 
@@ -317,6 +330,8 @@ class SEMEngine(FittedSEM):
         lv_index = [model.names.index(v) for v in model.latent]
         latent_cov = [c[np.ix_(lv_index, lv_index)] for c in total]
         self.fit_ = self._fit_measures(implied)
+        if self._robust is not None:
+            self.fit_.update(self._robust.fit)
         notes = [n for g in self.groups_ for n in g.notes] + list(self._optimizer_notes)
         # fixed variances (e.g. x1 ~~ 0*x1) are the user's choice, not Heywood cases
         checked = table[(table["op"] != ":=") & ~((table["op"] == "~~") & (table["lhs"] == table["rhs"])
@@ -357,4 +372,27 @@ class SEMEngine(FittedSEM):
         })
         return measures
 
-    # ------------------------------------------------------------------ results
+    # ------------------------------------------------------------------ derived
+    @property
+    def observed_(self) -> list[str]:
+        """Observed variables in the order of the implied moments."""
+        return list(self.model_.observed)
+
+    @property
+    def structure_(self):
+        """Direct effects and implied covariance of the structural variables (first group)."""
+        return structure_at(self, self.x_)
+
+    def latent_correlations(self) -> pd.DataFrame:
+        """Model-implied correlations among the latent variables (first group)."""
+        return latent_correlations(self)
+
+    def factor_scores(self, data: pd.DataFrame, id_column: str | None = None) -> pd.DataFrame:
+        """Regression factor scores (``lavPredict(method = "regression")``) of the complete rows."""
+        return factor_scores(self, data, id_column)
+
+    def standardized_solution(self, level: float | None = None) -> pd.DataFrame:
+        """lavaan's ``standardizedSolution()``: std.all estimates with delta-method SEs and intervals."""
+        from analysis.sem.standardized import standardized_solution
+
+        return standardized_solution(self, level=level)

@@ -18,10 +18,15 @@ from scipy import stats
 from analysis.errors import DataError, ModelError
 from analysis.sem.admissibility import check_admissibility
 from analysis.sem.defined import delta_method_se, evaluate
+from analysis.sem.fitted import FittedSEM
 from analysis.sem.ordinal.moments import ordinal_sample_stats
 from analysis.sem.ordinal.spec import OrdinalModelSpec, build_ordinal_spec
-from analysis.sem.ordinal.wls import DWLSResult, dwls_fit_measures, fit_dwls, independence_baseline
-from analysis.sem.fitted import FittedSEM
+from analysis.sem.ordinal.wls import (
+    DWLSResult,
+    dwls_fit_measures,
+    fit_dwls,
+    independence_baseline,
+)
 
 __all__ = ["OrdinalCFA"]
 

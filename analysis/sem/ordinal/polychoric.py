@@ -24,7 +24,10 @@ from scipy import optimize
 from scipy.special import ndtr, ndtri
 
 from analysis.errors import DataError, check_choice
-from analysis.sem.ordinal.bivariate_normal import bivariate_normal_cdf, bivariate_normal_pdf
+from analysis.sem.ordinal.bivariate_normal import (
+    bivariate_normal_cdf,
+    bivariate_normal_pdf,
+)
 
 __all__ = ["RHO_BOUND", "OrdinalData", "ordinal_data", "polychoric", "polychoric_matrix", "polyserial",
            "thresholds"]
