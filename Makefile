@@ -38,7 +38,7 @@ test: $(STAMP) ## Run the whole test suite (unit, lavaan parity, recovery, end-t
 test-fast: $(STAMP) ## Run the suite without the end-to-end report renders (-m "not slow")
 	$(PY) -m pytest -n $(JOBS) -q -m "not slow" $(ARGS)
 
-bench: $(STAMP) ## Run the benchmarks; prints ratios against an in-process baseline
+bench: $(STAMP) ## Run the benchmarks: ratios side by side with lavaan (when Rscript + lavaan exist) and in-process baselines
 	$(PY) -m benchmarks
 
 survey: $(STAMP) ## Write the codebook and printable questionnaires to reports/_output/survey/

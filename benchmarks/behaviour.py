@@ -22,7 +22,7 @@ from analysis.behaviour.clv import BGNBDModel
 from analysis.behaviour.rfm import rfm_summary
 from analysis.simulate.crm import CRMParams, simulate_crm
 
-__all__ = ["bench_rfm_bgnbd", "HEAVY_BUYERS"]
+__all__ = ["HEAVY_BUYERS", "bench_rfm_bgnbd"]
 
 # Frequent buyers (mean purchase rate 0.5/week, rare dropout): about 10 orders per
 # customer over 24 months, i.e. ~10 million orders for a million customers.
@@ -64,7 +64,7 @@ def bench_rfm_bgnbd(n_customers: int = 1_000_000, months: int = 24, freq: str = 
     tracemalloc.stop()
     return {
         "n_customers": int(n_customers),
-        "n_orders": int(len(orders)),
+        "n_orders": len(orders),
         "freq": freq,
         "simulate_seconds": round(simulate_seconds, 3),
         "rfm_seconds": round(rfm_seconds, 3),
