@@ -43,7 +43,7 @@ from conftest import reference_case, reference_data
 
 from analysis.errors import ConfigError, ModelError
 from analysis.sem.engine import SEMEngine
-from analysis.sem.standardized import standardized_solution
+from analysis.sem.engine.standardized import standardized_solution
 
 __all__: list[str] = []
 

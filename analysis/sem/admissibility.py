@@ -69,7 +69,7 @@ def _variance_problems(estimates: pd.DataFrame, variance_tol: float) -> list[Pro
     endogenous = set(estimates.loc[estimates["op"] == "=~", "rhs"]) | set(estimates.loc[estimates["op"] == "~", "lhs"])
     rows = estimates[(estimates["op"] == "~~") & (estimates["lhs"] == estimates["rhs"])]
     problems = []
-    for rec in rows.itertuples(index=False):
+    for rec in rows[["lhs", "est"]].itertuples(index=False):
         est = float(rec.est)
         if not est <= variance_tol:
             continue

@@ -102,6 +102,10 @@ class GroupData:
 
 
 def _numeric(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    selected = frame[columns]
+    if all(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+           for dtype in selected.dtypes):
+        return selected.to_numpy(dtype=float, na_value=np.nan)
     out = np.empty((len(frame), len(columns)))
     for k, column in enumerate(columns):
         series = frame[column]
@@ -116,6 +120,11 @@ def _numeric(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 def _patterns(raw: np.ndarray) -> list[Pattern]:
     observed = ~np.isnan(raw)
+    if observed.all():  # complete data: one pattern, no need to group rows
+        mean = raw.mean(axis=0)
+        centred = raw - mean
+        return [Pattern(np.arange(raw.shape[1]), raw.shape[0], mean, centred.T @ centred / raw.shape[0],
+                        np.arange(raw.shape[0]))]
     keys, inverse = np.unique(observed, axis=0, return_inverse=True)
     patterns = []
     for k, key in enumerate(keys):

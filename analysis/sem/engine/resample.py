@@ -16,6 +16,7 @@ import copy
 import numpy as np
 
 from analysis.sem.engine.data import GroupData, Pattern
+from analysis.sem.engine.scoring import secant_scoring
 from analysis.sem.information import complete_data_information
 
 __all__ = ["ResampleFitter"]
@@ -63,34 +64,7 @@ class ResampleFitter:
     def refit(self, raw: np.ndarray) -> np.ndarray | None:
         """Estimates for the complete rows ``raw`` (model's observed order), or None if the fit fails."""
         clone = self._clone(raw)
-        x, converged = _secant_scoring(clone, self.start.copy(), self.metric.copy())
-        return x if converged else None
+        x, step, _ = secant_scoring(clone, self.start.copy(), self.metric.copy(), step_tol=DRAW_STEP_TOL,
+                                    max_iter=200)
+        return x if step < DRAW_STEP_TOL and np.all(np.isfinite(x)) else None
 
-
-def _secant_scoring(engine, x: np.ndarray, metric: np.ndarray, max_iter: int = 200) -> tuple[np.ndarray, bool]:
-    """Scoring steps in ``metric``, improved by BFGS secant updates, with step halving.
-
-    The secant updates learn the difference between the full-sample information and the
-    resample's Hessian along the path, so convergence is superlinear instead of linear.
-    """
-    value, grad = engine._value_and_gradient(x)
-    for _ in range(max_iter):
-        step = -np.linalg.solve(metric, grad)
-        t = 1.0
-        for _ in range(30):
-            trial = x + t * step
-            trial_value, trial_grad = engine._value_and_gradient(trial)
-            if trial_value <= value + 1e-13 * max(1.0, abs(value)):
-                break
-            t /= 2
-        else:
-            return x, False
-        s, y = trial - x, trial_grad - grad
-        x, value, grad = trial, trial_value, trial_grad
-        if np.max(np.abs(s) / np.maximum(1.0, np.abs(x))) < DRAW_STEP_TOL:
-            return x, bool(np.all(np.isfinite(x)))
-        sy = float(y @ s)
-        if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
-            ms = metric @ s
-            metric = metric - np.outer(ms, ms) / float(s @ ms) + np.outer(y, y) / sy
-    return x, False

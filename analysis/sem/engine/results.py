@@ -34,12 +34,12 @@ def standardize_all(table: pd.DataFrame, est: np.ndarray, total_var: list[dict[s
     groups = table["group"].to_numpy()
     if row_variance is None:
         row_variance = [{} for _ in total_var]
-        for k, rec in enumerate(table.itertuples(index=False)):
+        for k, rec in enumerate(table[["lhs", "op", "rhs", "group"]].itertuples(index=False)):
             if rec.op == "~~" and rec.lhs == rec.rhs and rec.group >= 1:
                 row_variance[rec.group - 1][rec.lhs] = est[k]
     sds = [{name: np.sqrt(v) if v > 0 else np.nan for name, v in var.items()} for var in total_var]
     out = np.full(len(table), np.nan)
-    for k, rec in enumerate(table.itertuples(index=False)):
+    for k, rec in enumerate(table[["lhs", "op", "rhs"]].itertuples(index=False)):
         g = int(groups[k]) - 1
         if g < 0:
             continue
