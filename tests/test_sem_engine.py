@@ -363,10 +363,10 @@ def test_heywood_case_is_reported_not_raised():
     assert any("negative" in w and "a ~~ a" not in w and " a " in w for w in fitted.warnings_)
 
 
-def test_unidentified_model_is_reported():
-    fitted = SEMEngine("f1 =~ x1 + x2\nf2 =~ x3 + x4\nf1 ~~ 0*f2").fit(_data("holzinger39.csv"))
-    assert any("may not be identified" in w for w in fitted.warnings_)
-    assert fitted.estimates_.query("op != '~~' or lhs != rhs")["se"].isna().all()
+def test_unidentified_model_is_an_error_naming_the_parameters():
+    """Two uncorrelated two-indicator factors: each factor's loading and variance trade off."""
+    with pytest.raises(ModelError, match=r"not identified: .*f1 =~ x2|not identified: .*f2 =~ x4"):
+        SEMEngine("f1 =~ x1 + x2\nf2 =~ x3 + x4\nf1 ~~ 0*f2").fit(_data("holzinger39.csv"))
 
 
 def test_infeasible_fixed_values_are_a_convergence_error():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -189,6 +190,8 @@ def run_fit(data: str | Path, model: str | Path, out: str | Path, *, estimator: 
         from analysis.sem.modindices import modification_indices
 
         mi_table = modification_indices(fitted)
+    for problem in getattr(fitted, "problems_", []):  # improper solutions are said on the terminal too
+        print(f"warning: {problem.message}", file=sys.stderr)
     return write_fit_outputs(fitted, out, effect_result, defined_result, mi_table)
 
 

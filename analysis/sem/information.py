@@ -193,6 +193,31 @@ def casewise_scores(engine, theta=None) -> np.ndarray:
     return np.vstack(blocks)
 
 
+def information_matrix(engine, information: str = "expected", theta=None) -> np.ndarray:
+    """Unit information at ``theta``: ``"expected"`` (Fisher) or ``"observed"`` (Hessian)."""
+    check_choice("information", information, ("expected", "observed"))
+    if information == "expected":
+        return expected_information(engine, theta)
+    return observed_information(engine, theta)
+
+
+def covariance_from_information(info: np.ndarray, n: int, skip: np.ndarray | None = None) -> np.ndarray:
+    """inv(N * I) over the parameters not in ``skip`` (those rows and columns are NaN).
+
+    An all-NaN matrix when the information is singular (the model is then not identified).
+    """
+    keep = np.ones(len(info), dtype=bool) if skip is None else ~np.asarray(skip, dtype=bool)
+    out = np.full_like(info, np.nan)
+    reduced = info[np.ix_(keep, keep)]
+    if not reduced.size:
+        return out
+    eig = np.linalg.eigvalsh(reduced)
+    if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
+        return out
+    out[np.ix_(keep, keep)] = np.linalg.inv(reduced) / n
+    return out
+
+
 def parameter_covariance(engine, information: str = "expected", theta=None) -> np.ndarray:
     """Covariance matrix of the free parameters, inv(N * I).
 
@@ -204,15 +229,6 @@ def parameter_covariance(engine, information: str = "expected", theta=None) -> n
     Returns
     -------
     ndarray, or an all-NaN matrix when the information matrix is singular (the model
-    is then not identified; the engine reports it in ``warnings_``).
+    is then not identified).
     """
-    if information == "expected":
-        info = expected_information(engine, theta)
-    elif information == "observed":
-        info = observed_information(engine, theta)
-    else:
-        check_choice("information", information, ("expected", "observed"))
-    eig = np.linalg.eigvalsh(info)
-    if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
-        return np.full_like(info, np.nan)
-    return np.linalg.inv(info) / engine.n_
+    return covariance_from_information(information_matrix(engine, information, theta), engine.n_)

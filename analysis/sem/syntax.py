@@ -7,7 +7,8 @@ constraints) is :mod:`.partable`'s job.
 
 Supported: ``=~`` (latent definition), ``~`` (regression), ``~~`` (variance /
 covariance), ``~ 1`` (intercept / mean), ``:=`` (defined parameter, via
-:mod:`.defined`), ``==`` between two labels (equality constraint), comments (``#``
+:mod:`.defined`), ``==`` between two labels (equality constraint), ``>``/``<`` (and
+``>=``/``<=``) between a label and a number (a bound, e.g. ``v1 > 0``), comments (``#``
 and ``!``), several statements per line separated by ``;``, statements continued on
 the next line (a line without an operator continues the previous one), several
 left-hand sides (``y1 + y2 ~ x``) and the modifiers ``1*x`` / ``0.5*x`` (fix),
@@ -26,14 +27,12 @@ from analysis.sem.defined import DefinedParameter, split_defined
 
 __all__ = ["SUPPORTED_OPERATORS", "ParsedModel", "UserRow", "parse_model"]
 
-SUPPORTED_OPERATORS = ("=~", "~", "~~", "~ 1", ":=", "==")
+SUPPORTED_OPERATORS = ("=~", "~", "~~", "~ 1", ":=", "==", "<", ">")
 _OPERATORS = re.compile(r"=~|~~|~\*~|<~|==|<=|>=|<-|->|~|<|>|\||%|:")
 _UNSUPPORTED = {
     "<~": "formative (composite) indicators '<~'",
     "~*~": "scaling factors '~*~'",
     "|": "thresholds '|' (use the ordinal estimator for ordered items)",
-    "<": "inequality constraints '<'", ">": "inequality constraints '>'",
-    "<=": "inequality constraints '<='", ">=": "inequality constraints '>='",
     "%": "group weights '%'", ":": "block headers such as 'group: 1' (use c(...) modifiers instead)",
     "<-": "the operator '<-' (write regressions as 'y ~ x')", "->": "the operator '->' (write 'y ~ x')",
 }
@@ -72,6 +71,7 @@ class ParsedModel:
     rows: list[UserRow] = field(default_factory=list)
     defined: list[DefinedParameter] = field(default_factory=list)
     equalities: list[tuple[str, str, int]] = field(default_factory=list)
+    bounds: list[tuple[str, str, float, int]] = field(default_factory=list)  # (label, "<" or ">", value, line)
 
     @property
     def latent_names(self) -> list[str]:
@@ -181,6 +181,17 @@ def _terms(lhs: str, op: str, rhs_text: str, line: int, statement: str) -> list[
     return rows
 
 
+def _bound(lhs: str, op: str, rhs: str, line: int, statement: str) -> tuple[str, str, float, int]:
+    """``a > 0.6`` / ``0.6 < a`` -> (label, ">" or "<", value, line); lavaan reads <= as <."""
+    direction = op[0]
+    if _NAME.match(lhs) and _NUMBER.match(rhs):
+        return lhs, direction, float(rhs), line
+    if _NUMBER.match(lhs) and _NAME.match(rhs):
+        return rhs, "<" if direction == ">" else ">", float(lhs), line
+    raise ModelError(f"model syntax line {line}: only bounds between a label and a number are supported "
+                     f"(e.g. 'v1 > 0'), got {statement!r}")
+
+
 def parse_model(model_syntax: str) -> ParsedModel:
     """Parse lavaan model syntax into user rows (no defaults added yet).
 
@@ -212,6 +223,9 @@ def parse_model(model_syntax: str) -> ParsedModel:
             raise ModelError(f"model syntax line {line}: no operator in {statement!r}; "
                              f"expected one of {', '.join(SUPPORTED_OPERATORS)}")
         op = match.group(0)
+        if "efa(" in statement.replace(" ", ""):
+            raise ModelError(f"model syntax line {line}: efa() blocks (exploratory factor analysis) are not "
+                             f"supported in {statement!r}; specify a confirmatory model with '=~'")
         if op in _UNSUPPORTED:
             raise ModelError(f"model syntax line {line}: {_UNSUPPORTED[op]} not supported in {statement!r}; "
                              f"supported operators: {', '.join(SUPPORTED_OPERATORS)}")
@@ -226,6 +240,9 @@ def parse_model(model_syntax: str) -> ParsedModel:
                 raise ModelError(f"model syntax line {line}: only equalities between two labels "
                                  f"('a == b') are supported, got {statement!r}")
             parsed.equalities.append((lhs, rhs, line))
+            continue
+        if op in ("<", ">", "<=", ">="):
+            parsed.bounds.append(_bound(lhs, op, rhs, line, statement))
             continue
         for row in _terms(lhs, op, rhs, line, statement):
             key = (row.lhs, row.op, row.rhs)
@@ -244,6 +261,10 @@ def parse_model(model_syntax: str) -> ParsedModel:
         unknown = [name for name in (lhs, rhs) if name not in known]
         if unknown:
             raise ModelError(f"model syntax line {line}: equality uses unknown label(s) {', '.join(unknown)}; "
+                             f"labels in the model: {', '.join(sorted(known)) or 'none'}")
+    for label, _, _, line in parsed.bounds:
+        if label not in known:
+            raise ModelError(f"model syntax line {line}: bound on unknown label {label!r}; "
                              f"labels in the model: {', '.join(sorted(known)) or 'none'}")
     for parameter in defined:
         names = [n for n in parameter.labels if n not in known and n not in {d.name for d in defined}]

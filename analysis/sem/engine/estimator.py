@@ -44,7 +44,9 @@ from analysis.sem.engine.robust_fit import robust_result
 from analysis.sem.engine.scoring import secant_scoring
 from analysis.sem.engine.start import start_values
 from analysis.sem.fitted import FittedSEM
-from analysis.sem.information import complete_data_information, parameter_covariance
+from analysis.sem.engine.bounds import bounds_of, optimize_within_bounds, violated
+from analysis.sem.engine.identification import check_information
+from analysis.sem.information import complete_data_information, covariance_from_information, information_matrix
 from analysis.sem.partable import build_partable
 from analysis.sem.syntax import parse_model
 
@@ -168,6 +170,7 @@ class SEMEngine(FittedSEM):
             values.append(g.mean[i] if rec["op"] == "~1" else g.cov[i, position[rec["rhs"]]])
         self.model_.set_row_values(exo, np.asarray(values))
         self._table = table
+        self.bounds_ = bounds_of(self.parsed_, table)
         p_x = len(vs.ov_x)
         self.ndat_ = len(self.groups_) * count_moments(len(vs.ov), p_x, self.meanstructure_)
         npar = self.model_.npar
@@ -261,6 +264,10 @@ class SEMEngine(FittedSEM):
         if not step < _STEP_TOL:  # the last Fisher metric (one step old) starts the secant updates
             x, step, more = secant_scoring(self, x, metric[0], step_tol=_STEP_TOL)
             iterations += more
+        self.at_bound_ = np.zeros(len(x), dtype=bool)
+        if self.bounds_ and violated(self.bounds_, x):
+            x, self.at_bound_, step = optimize_within_bounds(self, x, 2.0 * complete_data_information(self, x),
+                                                             self.bounds_, _STEP_TOL)
         method = "Fisher scoring"
         if not step < 1e-6:
             result = optimize.minimize(self._value_and_gradient, x, jac=True, method="L-BFGS-B",
@@ -274,7 +281,7 @@ class SEMEngine(FittedSEM):
             iterations += more
         if not np.all(np.isfinite(x)):
             raise ConvergenceError("the optimiser failed: no finite estimates")
-        grad = self.gradient(x)
+        grad = self.gradient(x)[~self.at_bound_]
         self.iterations_ = iterations
         self.converged_ = bool(np.all(np.isfinite(grad)) and (step < 1e-6 or np.max(np.abs(grad)) < 1e-8))
         self._optimizer_notes = [] if self.converged_ else [
@@ -294,8 +301,14 @@ class SEMEngine(FittedSEM):
             self.x_ = self._optimize(x0) if self.model_.npar else np.zeros(0)
             if not self.model_.npar:
                 self.converged_, self._optimizer_notes, self.iterations_ = True, [], 0
-            self.vcov_ = (parameter_covariance(self, self.information) if self.model_.npar
-                          else np.zeros((0, 0)))
+                self.at_bound_ = np.zeros(0, dtype=bool)
+            info = information_matrix(self, self.information) if self.model_.npar else np.zeros((0, 0))
+            check_information(info, self._table, self.at_bound_)  # not identified: say which parameters
+            if not self.converged_:
+                raise ConvergenceError(f"the model did not converge: {self._optimizer_notes[0]}; check the "
+                                       "model (start values) and the data (near-constant or collinear items, "
+                                       "too few rows)")
+            self.vcov_ = covariance_from_information(info, self.n_, self.at_bound_)
             self._robust = None
             self._build_tables()
             if self.estimator == "MLR":
@@ -353,7 +366,7 @@ class SEMEngine(FittedSEM):
         self.problems_ = check_groups(checked, {label: pd.DataFrame(cov, index=model.latent, columns=model.latent)
                                                 for label, cov in zip(labels, latent_cov)})
         notes += [problem.message for problem in self.problems_]
-        if self.model_.npar and not np.all(np.isfinite(self.vcov_)):
+        if self.model_.npar and not np.all(np.isfinite(self.vcov_[np.ix_(~self.at_bound_, ~self.at_bound_)])):
             notes.append("the information matrix is singular: the model may not be identified; "
                          "standard errors are not available")
         if self.missing == "fiml":

@@ -102,7 +102,9 @@ def defined_rows(defined: list[DefinedParameter], table: pd.DataFrame, vcov: np.
         se = delta_method_se(parameter.expression, {n: values[n] for n in names}, cov, names) if names else 0.0
         values[parameter.name] = est  # later definitions may use earlier ones
         std_values[parameter.name] = std
-        rows.append({"lhs": parameter.name, "op": ":=", "rhs": parameter.expression, "label": parameter.name,
+        # lavaan stores the expression without spaces ("c+a*b"), which keeps the tables joinable
+        rows.append({"lhs": parameter.name, "op": ":=", "rhs": "".join(parameter.expression.split()),
+                     "label": parameter.name,
                      "group": 0, "free": 0, "est": est, "se": se if se > 0 else np.nan, "std_all": std})
     out = pd.DataFrame(rows)
     if len(out):
