@@ -331,3 +331,14 @@ def test_a_user_fixed_variance_is_not_a_heywood_case(missing):
 
     fitted = fit_model(_data("holzinger39"), HS_MODEL + "\nx1 ~~ 0*x1", missing=missing)
     assert not [p for p in fitted.problems_ if p.kind == "heywood"]
+
+
+def test_semopy_agreement_is_reported_where_semopy_reads_the_syntax_exactly():
+    from analysis.sem.api import fit_model
+    from analysis.sem.crosscheck import AGREEMENT_TOLERANCE, semopy_agreement
+
+    data = _data("holzinger39")
+    row = semopy_agreement(fit_model(data, HS_MODEL), data).iloc[0]
+    assert row["agree"] and row["parameters"] == 24 and row["max_abs_est_difference"] < AGREEMENT_TOLERANCE
+    written_out = fit_model(data, "visual =~ NA*x1 + x2 + x3\nvisual ~~ 1*visual")
+    assert semopy_agreement(written_out, data).iloc[0]["note"] == "not compared: NA* modifiers"

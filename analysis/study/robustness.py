@@ -36,6 +36,7 @@ from analysis.simulate import measurement_model_syntax
 __all__ = [
     "INVARIANCE_CONSTRUCTS", "INVARIANCE_COLUMNS", "invariance_by_group", "missing_data_sensitivity", "ordinal_sensitivity",
     "robust_fit", "method_bias", "htmt_intervals", "largest_modification_indices", "admissibility_report",
+    "engine_agreement",
 ]
 
 #: Columns of the invariance table a reader needs (the CSV keeps them all).
@@ -148,3 +149,13 @@ def admissibility_report(ctx, models: dict) -> pd.DataFrame:
                                     "message": ["no improper estimates"]}))
     table = pd.concat(frames, ignore_index=True)
     return ctx.save_table(table[["model", "kind", "where", "value", "message"]], "admissibility")
+
+
+def engine_agreement(ctx, clean: pd.DataFrame, models: dict) -> pd.DataFrame:
+    """Each model refitted by semopy, an independent SEM program: the largest differences."""
+    from analysis.sem.crosscheck import semopy_agreement
+
+    table = pd.concat([semopy_agreement(model, clean).assign(model=name) for name, model in models.items()],
+                      ignore_index=True)
+    columns = ["model"] + [c for c in table.columns if c != "model"]
+    return ctx.save_table(table[columns], "engine_agreement")
