@@ -24,6 +24,7 @@ __all__ = ["Field", "Section", "validate", "read_yaml"]
 
 _REQUIRED = object()
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _number(value: float) -> str:
@@ -35,7 +36,8 @@ def _number(value: float) -> str:
 class Field:
     """One leaf key: its type (``kind``), default, allowed range or choices."""
 
-    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "path"
+    kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "choices"
+    #            (a list of distinct choices), "path", "color" (#rrggbb)
     default: Any = _REQUIRED
     minimum: float | None = None
     maximum: float | None = None
@@ -50,10 +52,12 @@ class Field:
         """The expected value in words, for error messages."""
         noun = {"int": "an integer", "float": "a number", "slug": "a lower-case slug "
                 "(letters, digits, '-', '_')", "str": "a non-empty string",
-                "text": "a string", "path": "a file path",
+                "text": "a string", "path": "a file path", "color": "a colour as '#rrggbb'",
                 "bool": "true or false"}.get(self.kind, "one of")
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "choices":
+            return "a non-empty list of distinct values from " + ", ".join(repr(c) for c in self.choices)
         if self.minimum is not None and self.maximum is not None:
             return f"{noun} between {_number(self.minimum)} and {_number(self.maximum)}"
         if self.minimum is not None:
@@ -64,6 +68,15 @@ class Field:
         """Return the typed value, or raise ValueError if it does not fit."""
         if value is None and self.nullable:
             return None
+        if self.kind == "choices":
+            if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
+                    or any(v not in self.choices for v in value):
+                raise ValueError
+            return tuple(value)
+        if self.kind == "color":
+            if not isinstance(value, str) or not _COLOR.match(value):
+                raise ValueError
+            return value.lower()
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise ValueError

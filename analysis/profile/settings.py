@@ -37,6 +37,7 @@ __all__ = [
     "Thresholds",
     "BehaviourSettings",
     "SurveySettings",
+    "REPORT_FORMATS",
     "Settings",
     "SCHEMA",
     "load_profile",
@@ -53,9 +54,15 @@ class ClientInfo:
 
 @dataclass(frozen=True)
 class ReportSettings:
+    """Who the report is for and how it looks: language, formats, branding."""
+
     title: str
     language: str
     author: str
+    organisation: str
+    formats: tuple[str, ...]
+    logo: Path | None
+    primary_color: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,10 @@ class BehaviourSettings:
 
 
 # --------------------------------------------------------------------------- schema
+#: Output documents a report can have (``report.formats``).
+REPORT_FORMATS = ("html", "pdf", "docx")
+
+
 def _share(default: float) -> Field:
     return Field("float", default, 0.0, 0.5)
 
@@ -133,6 +144,10 @@ SCHEMA: dict[str, Section] = {
             "title": Field("str"),
             "language": Field("choice", "en", choices=("en", "zh-Hans", "zh-Hant")),
             "author": Field("text", ""),
+            "organisation": Field("text", ""),
+            "formats": Field("choices", ("html", "pdf", "docx"), choices=REPORT_FORMATS),
+            "logo": Field("path", None, nullable=True),
+            "primary_color": Field("color", "#0b5cad"),
         },
         ReportSettings,
     ),
@@ -234,6 +249,25 @@ def _resolve_path(raw: str, profile_path: Path, source: str, key: str, folder: b
                       + " and ".join(str(p) for p in tried) + ")" + hint)
 
 
+_LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+
+
+def _check_report(report: ReportSettings, path: Path, source: str) -> ReportSettings:
+    """The logo resolved to an existing image file (PNG, JPEG or SVG)."""
+    if report.logo is None:
+        return report
+    logo = _resolve_path(str(report.logo), path, source, "report.logo", folder=False)
+    if logo.suffix.lower() not in _LOGO_SUFFIXES:
+        raise ConfigError(f"{source}: report.logo: expected an image file ({', '.join(_LOGO_SUFFIXES)}), "
+                          f"got {logo.name!r}")
+    head = logo.read_bytes()[:512]
+    looks = {".png": head.startswith(b"\x89PNG"), ".jpg": head.startswith(b"\xff\xd8"),
+             ".jpeg": head.startswith(b"\xff\xd8"), ".svg": b"<svg" in head or b"<?xml" in head}
+    if not looks[logo.suffix.lower()]:
+        raise ConfigError(f"{source}: report.logo: {logo.name!r} is not a valid {logo.suffix.lstrip('.')} image")
+    return dataclasses.replace(report, logo=logo)
+
+
 def _check_behaviour(sections: dict, path: Path, source: str) -> BehaviourSettings:
     """Cross-field rules of the behaviour section; returns it with crm_path resolved."""
     behaviour: BehaviourSettings = sections["behaviour"]
@@ -311,6 +345,7 @@ def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = 
         data = DataSettings(data.source, Path(data.path), data.format)
     sections["data"] = data
     sections["behaviour"] = _check_behaviour(sections, path, source)
+    sections["report"] = _check_report(sections["report"], path, source)
     survey: SurveySettings = sections["survey"]
     sections["survey"] = SurveySettings(_resolve_path(str(survey.instrument), path, source, "survey.instrument",
                                                       folder=False))

@@ -19,7 +19,7 @@ from analysis.paths import OUTPUT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
 from analysis.profile.settings import load_profile
 from analysis.report.execute import execute_notebook
 from analysis.report.manifest import write_manifest
-from analysis.report.render import RENDERERS, render_report
+from analysis.report.render import RENDERERS, render_documents
 
 __all__ = ["build_report", "EXECUTED_NOTEBOOK", "REPORT_HTML"]
 
@@ -100,10 +100,9 @@ def build_report(
             timings["execute"] = execution.seconds
 
             clock = time.perf_counter()
-            log.info("rendering %s", REPORT_HTML)
-            rendered = render_report(work / EXECUTED_NOTEBOOK, work / REPORT_HTML,
-                                     profile.report.title, renderer,
-                                     language=profile.report.language)
+            log.info("rendering %s", ", ".join(profile.report.formats))
+            documents = render_documents(work / EXECUTED_NOTEBOOK, work, profile, renderer)
+            rendered = documents["html"]
             timings["render"] = time.perf_counter() - clock
 
             if profile.data.source == "file":
@@ -116,7 +115,7 @@ def build_report(
                 seed=profile.analysis.seed,
                 inputs={"profile": profile.source_path, "instrument": profile.survey.instrument,
                         "notebook": notebook, "data": data_file},
-                renderer=rendered, timings=timings,
+                renderer=rendered, documents=documents, timings=timings,
                 execution={"kernel_name": execution.kernel_name,
                            "kernel_python": execution.kernel_python},
                 started=started, finished=dt.datetime.now(dt.timezone.utc),

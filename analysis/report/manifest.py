@@ -147,6 +147,7 @@ def build_manifest(
     finished: dt.datetime | None = None,
     command_line: Sequence[str] | None = None,
     project_root: str | os.PathLike = PROJECT_ROOT,
+    documents: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the manifest of the report in ``out_dir`` (call after all outputs exist).
 
@@ -162,7 +163,9 @@ def build_manifest(
         Role (``"profile"``, ``"instrument"``, ``"notebook"``, ``"data"``) to path;
         None entries are skipped, missing files get ``sha256: None``.
     renderer, execution : RenderInfo, ExecutionInfo or mapping, optional
-        Stored as plain dictionaries.
+        Stored as plain dictionaries (``renderer``: what made the HTML page).
+    documents : mapping, optional
+        Format (``html``, ``pdf``, ``docx``) to the RenderInfo of the renderer that made it.
     timings : mapping, optional
         Stage name to seconds.
     started, finished : datetime, optional
@@ -180,7 +183,7 @@ def build_manifest(
     finished = finished or dt.datetime.now(dt.timezone.utc)
     return {
         "manifest_version": MANIFEST_VERSION,
-        "client_id": parameters.get("client_id"),
+        "client_id": (parameters.get("client") or {}).get("id", parameters.get("client_id")),
         "started": _timestamp(started) if started else None,
         "finished": _timestamp(finished),
         "command_line": shlex.join(command_line if command_line is not None else sys.argv),
@@ -190,6 +193,7 @@ def build_manifest(
         "platform": {"python_executable": sys.executable, "system": platform.platform()},
         "versions": versions,
         "renderer": render,
+        "documents": {name: _plain(info) for name, info in (documents or {}).items()},
         "execution": _plain(execution),
         "timings_sec": {k: round(float(v), 3) for k, v in (timings or {}).items()},
         "inputs": {role: _file_record(Path(path), root)

@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Effects whose indirect and total parts the report bootstraps (cause, outcome).
-EFFECT_PAIRS = [("ESQ", "LOY"), ("TRU", "LOY"), ("ESQ", "SAT")]
+EFFECT_PAIRS = [("ESQ", "LOY"), ("TRU", "LOY"), ("ESQ", "SAT"), ("VAL", "LOY"), ("SAT", "LOY")]
 
 
 @dataclass(frozen=True)
