@@ -156,7 +156,7 @@ def render_report(
         version = _quarto_version(executable)
         statement = text("report.rendered_by", language, renderer=f"Quarto {version}", remark="", date=when)
         copy = _prepared_copy(nb, title, statement, front_matter=True)
-        command = _render_quarto(executable, copy, source.parent, target)
+        command = _render_quarto(executable, copy, source.parent, target, language)
         page = target.read_text(encoding="utf-8")
     else:
         import nbconvert
@@ -179,7 +179,7 @@ def render_report(
 
 
 def _render_quarto(executable: str, copy: nbformat.NotebookNode, workdir: Path,
-                   target: Path) -> str:
+                   target: Path, language: str) -> str:
     """Run quarto next to the executed notebook (relative image paths keep working)."""
     if not QUARTO_CONFIG.is_file():
         raise RenderError(f"{QUARTO_CONFIG}: Quarto configuration not found")
@@ -188,7 +188,7 @@ def _render_quarto(executable: str, copy: nbformat.NotebookNode, workdir: Path,
         raise RenderError(f"{config}: refusing to overwrite an existing Quarto project file")
     stem = f"render-{secrets.token_hex(4)}"
     notebook = workdir / f"{stem}.ipynb"
-    args = [executable, "render", notebook.name, "--to", "html", "--no-execute"]
+    args = [executable, "render", notebook.name, "--to", "html", "--no-execute", "-M", f"lang:{language}"]
     try:
         shutil.copyfile(QUARTO_CONFIG, config)
         nbformat.write(copy, notebook)
