@@ -193,7 +193,7 @@ def test_quarto_renders_a_copy_without_executing_it(built, tmp_path, fake_quarto
     assert (info.name, info.version) == ("quarto", "1.5.57")
     args = (fake_quarto / "args.txt").read_text().split()
     assert args[0] == "render" and args[1].endswith(".ipynb")
-    assert args[2:] == ["--to", "html", "--no-execute"] and "--execute" not in args
+    assert args[2:] == ["--to", "html", "--no-execute", "-M", "lang:en"] and "--execute" not in args
     assert Path((fake_quarto / "cwd.txt").read_text().strip()) == work.resolve()
     config = yaml.safe_load((fake_quarto / "_quarto.yml").read_text(encoding="utf-8"))
     assert config["execute"]["enabled"] is False and config["execute"]["echo"] is False
