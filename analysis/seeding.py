@@ -15,7 +15,7 @@ import numpy as np
 
 from analysis.errors import ConfigError
 
-__all__ = ["seed_sequence", "make_rng", "component_seed", "component_rng", "stream_rng"]
+__all__ = ["seed_sequence", "make_rng", "component_seed", "component_rng", "stream_rng", "replication_seed"]
 
 
 def seed_sequence(random_state, owner: str = "random_state") -> np.random.SeedSequence:
@@ -55,3 +55,12 @@ def component_seed(root: np.random.SeedSequence, name: str) -> np.random.SeedSeq
 def component_rng(root: np.random.SeedSequence, name: str) -> np.random.Generator:
     """An independent generator for the named component of a seeded computation."""
     return np.random.default_rng(component_seed(root, name))
+
+
+def replication_seed(seed: int, *keys: int) -> np.random.SeedSequence:
+    """The seed of one replication, keyed by integers (e.g. sample size and replication number).
+
+    It depends on nothing else, so a replication draws the same data whichever worker runs
+    it, and adding sample sizes to a study never changes the others.
+    """
+    return np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in keys))

@@ -16,6 +16,7 @@ from analysis import plots
 from analysis.errors import ConfigError, DataError
 from analysis.plots.diagram import path_diagram, significance_stars
 from analysis.plots.diagram_layout import STUDY_LAYOUT, layered_layout
+from analysis.plots.style import construct_name
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ITEMS = [f"{code}{k}" for code, n in [("EFF", 4), ("SYS", 3), ("SAT", 4), ("LOY", 3)]
@@ -110,7 +111,10 @@ def test_save_figure_rejects_names_that_are_not_plain_files(tmp_path, name):
 def test_likert_distribution_has_one_panel_per_construct(responses, tmp_path):
     fig = plots.likert_distribution(responses, ITEMS, labels={"EFF1": "EFF1 easy to find"})
     assert isinstance(fig, Figure)
-    assert [ax.get_title(loc="left") for ax in fig.axes] == ["EFF", "SYS", "SAT", "LOY"]
+    # Panels are titled "code · name"; a code the construct catalog lacks stays a bare code.
+    expected = [f"{c} · {construct_name(c, 'en')}" if construct_name(c, "en") else c
+                for c in ["EFF", "SYS", "SAT", "LOY"]]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == expected
     assert [len(ax.patches) for ax in fig.axes] == [4 * 7, 3 * 7, 4 * 7, 3 * 7]
     assert fig.axes[0].get_yticklabels()[0].get_text() == "EFF1 easy to find"
     _saved(fig, tmp_path, "likert")
@@ -138,14 +142,28 @@ def test_correlation_heatmap_annotates_lower_triangle(responses, tmp_path):
 def test_screening_summary_counts_rules(flags, tmp_path):
     fig = plots.screening_summary(flags)
     rules_ax, count_ax = fig.axes
+    # Rules the catalog knows are named in words, others keep their column name.
     assert [t.get_text() for t in rules_ax.get_yticklabels()] == ["attention", "speeder",
-                                                                   "longstring"]
+                                                                   "long string of identical answers"]
     assert len(rules_ax.patches) == 2 * 3
     heights = sum(p.get_height() for p in count_ax.patches)
     assert heights == len(flags)
     _saved(fig, tmp_path, "screening")
     with pytest.raises(DataError, match="excluded"):
         plots.screening_summary(flags.drop(columns="excluded"))
+
+
+def test_screening_summary_counts_only_the_rule_columns(flags):
+    """With ``rule_*`` columns, the intermediate booleans and the ``flagged`` summary are not
+    rules of their own (they used to inflate "number of rules flagged")."""
+    table = flags.rename(columns={"attention": "rule_instructed_response", "speeder": "rule_speeding"})
+    table["flagged"] = table["rule_instructed_response"] | table["rule_speeding"]
+    table["too_fast_per_item"] = table["rule_speeding"]
+    fig = plots.screening_summary(table)
+    rules_ax, count_ax = fig.axes
+    assert [t.get_text() for t in rules_ax.get_yticklabels()] == [
+        "failed an instructed-response item", "speeding (too fast)"]
+    assert len(count_ax.get_xticks()) <= 3  # 0, 1 or 2 rules
 
 
 def test_duration_distribution_with_and_without_flags(responses, flags, tmp_path):
@@ -213,11 +231,30 @@ def test_bootstrap_distribution_one_panel_per_effect(tmp_path):
     assert len(fig.axes) == 4
     assert "[0.080, 0.240]" in fig.axes[0].texts[0].get_text()
     assert "includes 0" in fig.axes[1].texts[0].get_text()
+    # The legend names only what is drawn: a or b got an estimate line, so it is listed.
+    assert "estimate (full sample)" in [t.get_text() for t in fig.legends[0].get_texts()]
     low, high = np.quantile(draws["c"], [0.025, 0.975])  # no ci given: percentile interval
     assert f"[{low:.3f}, {high:.3f}]" in fig.axes[2].texts[0].get_text()
     _saved(fig, tmp_path, "bootstrap")
     indirect = pd.DataFrame({"effect": ["a"], "est": [0.16], "ci_lower": [0.1], "ci_upper": [0.2]})
     assert len(plots.bootstrap_distribution(draws[["a"]], indirect, indirect).axes) == 1
+
+
+def test_bootstrap_legend_is_honest_and_reads_the_bootstrap_summary():
+    rng = np.random.default_rng(2)
+    draws = pd.DataFrame({"ESQ->LOY:indirect": rng.normal(0.3, 0.05, 300),
+                          "ESQ->LOY:total": rng.normal(0.44, 0.05, 300)})
+    fig = plots.bootstrap_distribution(draws)  # no estimates: no estimate line, none promised
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert not any("estimate" in label for label in legend) and "95% interval" in legend
+    assert not any(line.get_color() == "black" and line.get_linewidth() == 2 for line in fig.axes[0].lines)
+    assert fig.axes[0].get_title() == "ESQ → LOY, indirect effect"
+    summary = pd.DataFrame({"from_": ["ESQ", "ESQ"], "to": ["LOY", "LOY"], "kind": ["indirect", "total"],
+                            "est": [0.31, 0.45], "ci_lower": [0.2, 0.35], "ci_upper": [0.4, 0.55]})
+    fig = plots.bootstrap_distribution(draws, summary, summary)
+    assert "estimate (full sample)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert [line.get_xdata()[0] for line in fig.axes[1].lines if line.get_color() == "black"] == [0.45]
+    assert "[0.350, 0.550]" in fig.axes[1].texts[0].get_text()
 
 
 def _labels_clear_nodes(fig: Figure) -> bool:

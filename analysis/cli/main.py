@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.errors import WorkbenchError
+from analysis.errors import ConfigError, WorkbenchError
 
 __all__ = ["main", "build_parser"]
 
@@ -81,6 +81,37 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_sizes(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--n: expected comma-separated whole numbers such as 200,300,500, got {text!r}") from None
+    if not sizes or any(not 50 <= n <= 100_000 for n in sizes):
+        raise ConfigError(f"--n: expected sample sizes between 50 and 100000, got {text!r}")
+    return sizes
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    from analysis.instrument import load_instrument
+    from analysis.power import design_from_settings, run_power, write_power_outputs
+    from analysis.profile import load_profile
+
+    settings = load_profile(args.client)
+    if args.reps is not None and not 10 <= args.reps <= 100_000:
+        raise ConfigError(f"--reps: expected a number of replications between 10 and 100000, got {args.reps}")
+    instrument = load_instrument(settings.survey.instrument)
+    design = design_from_settings(settings, instrument, sample_sizes=_sample_sizes(args.n), replications=args.reps)
+    result = run_power(design, instrument, n_workers=args.workers, scheduler=args.scheduler)
+    paths = write_power_outputs(result, args.out, language=settings.report.language, settings=settings)
+    for rec in result.minimum_n.itertuples():
+        needed = "not reached" if rec.minimum_n != rec.minimum_n else f"N = {int(rec.minimum_n)}"
+        print(f"{rec.parameter:<24} true {rec.true:+.2f}  power {design.target:.0%}: {needed}")
+    print(f"results written to {paths['power'].parent}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--instrument", default=None)
     export.add_argument("--out", type=Path, default=Path("reports/_output/survey"))
     export.set_defaults(func=_cmd_survey)
+
+    power = sub.add_parser("power", help="Monte Carlo power and sample size for a client's model and design")
+    power.add_argument("--client", default="default", help="profile name or path (its 'power' section)")
+    power.add_argument("--n", default=None, metavar="LIST", help="sample sizes, e.g. 200,300,500,800")
+    power.add_argument("--reps", type=int, default=None, help="replications per sample size (default: profile)")
+    power.add_argument("--out", type=Path, required=True, help="output folder (power.csv, minimum_n.csv, ...)")
+    power.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: all cores)")
+    power.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)")
+    power.set_defaults(func=_cmd_power)
 
     prof = sub.add_parser("profile", help="validate a client profile and show its notebook parameters")
     prof.add_argument("client", nargs="?", default="default")

@@ -1,6 +1,11 @@
 """Figures for the report: survey answers, measurement and SEM results, path diagram, behaviour.
 
 Every function returns a matplotlib Figure; :func:`save_figure` writes it atomically.
+Every figure function takes a keyword-only ``language`` (``en``, ``zh-Hans``, ``zh-Hant``;
+the notebook passes ``ctx.language``) and draws its words from the ``plot.*`` entries of
+``analysis/i18n/catalog/figures.yaml``, Chinese in the Noto Sans SC/TC fonts installed as
+Python packages; figures are at most 7.5 in wide with no text below 9 pt, so they stay
+legible at the report's width (:mod:`analysis.plots.style` explains the rule).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
 
 from analysis.errors import DataError
+from analysis.i18n import format_number, text
 from analysis.plots.diagram_layout import (
     INCHES_PER_UNIT,
     LABEL_FONT,
@@ -31,11 +32,22 @@ from analysis.plots.diagram_layout import (
     _sample_curve,
     _text_size,
 )
-from analysis.plots.style import BLUE, GREY, ORANGE, styled
+from analysis.plots.style import (
+    BLUE,
+    GREY,
+    ORANGE,
+    SMALL_FONT,
+    construct_key,
+    styled,
+    title_weight,
+    wrap,
+)
 
 __all__ = ["significance_stars", "path_diagram"]
 
 MIN_WIDTH_IN = 6.5
+#: Characters per line of the note under the diagram (9 pt on a figure of about 7 in).
+NOTE_CHARACTERS = 92
 
 
 def significance_stars(pvalue) -> str:
@@ -83,21 +95,21 @@ def _read_edges(estimates: pd.DataFrame) -> tuple[list[str], set[str], list[_Edg
     return nodes, latents, edges
 
 
-def _label_text(edge: _Edge) -> str:
-    return "" if edge.coef is None else f"{edge.coef:.2f}{significance_stars(edge.pvalue)}"
+def _label_text(edge: _Edge, language: str) -> str:
+    return "" if edge.coef is None else f"{format_number(edge.coef, language, 2)}{significance_stars(edge.pvalue)}"
 
 
-def _canvas(nodes, curves):
+def _canvas(nodes, curves, note_lines: int):
     """Axes whose data units map to the same length on both axes (arc3 bends assume it)."""
     xs = [n.x + k * n.width / 2 for n in nodes.values() for k in (-1, 1)]
     ys = [n.y + k * n.height / 2 for n in nodes.values() for k in (-1, 1)]
     for cx, cy in curves.values():
         xs += list(cx)
         ys += list(cy)
-    x0, x1, y0, y1 = min(xs) - 0.5, max(xs) + 0.5, min(ys) - 0.6, max(ys) + 0.6
+    x0, x1, y0, y1 = min(xs) - 0.35, max(xs) + 0.35, min(ys) - 0.5, max(ys) + 0.5
     spare = max(0.0, MIN_WIDTH_IN / INCHES_PER_UNIT - (x1 - x0)) / 2  # room for title/note
     x0, x1 = x0 - spare, x1 + spare
-    top_in, bottom_in = 0.65, 0.45
+    top_in, bottom_in = 0.65, 0.25 + 0.19 * note_lines
     width_in, height_in = (x1 - x0) * INCHES_PER_UNIT, (y1 - y0) * INCHES_PER_UNIT
     total_h = height_in + top_in + bottom_in
     fig = Figure(figsize=(width_in, total_h))
@@ -109,7 +121,25 @@ def _canvas(nodes, curves):
     return ax, total_h
 
 
-def _draw_nodes(ax, nodes, edges, r2):
+def _note(estimates, edges, names, language: str) -> str:
+    """The note under the diagram: what the numbers are, the stars, line styles, the codes."""
+    has_p = any(e.pvalue is not None for e in edges)
+    parts = [text("plot.path.standardized" if "std_all" in estimates.columns else "plot.path.unstandardized",
+                  language)]
+    if has_p:
+        parts.append(text("plot.path.significance", language,
+                          **{f"p{k}": format_number(v, language, len(k), bounded=True)
+                             for k, v in (("001", 0.001), ("01", 0.01), ("05", 0.05))}))
+        if any(e.pvalue is None and e.coef is not None and e.kind != "covariance" for e in edges):
+            parts.append(text("plot.path.fixed", language))
+    if any(e.kind == "covariance" for e in edges):
+        parts.append(text("plot.path.covariances", language))
+    lines = [wrap("".join(parts).strip(), NOTE_CHARACTERS)]
+    key = construct_key(names, language, width=NOTE_CHARACTERS)
+    return "\n".join(lines + ([key] if key else []))
+
+
+def _draw_nodes(ax, nodes, edges, r2, language):
     """Ellipses (latent) or boxes (observed), coloured by role, with name and R²."""
     targets = {e.target for e in edges if e.kind in ("path", "loading")}
     dimensions = {e.target for e in edges if e.kind == "loading"}
@@ -124,11 +154,11 @@ def _draw_nodes(ax, nodes, edges, r2):
             patch = FancyBboxPatch((node.x - node.width / 2, node.y - node.height / 2),
                                    node.width, node.height, boxstyle="square,pad=0", **style)
         patches[node.name] = ax.add_patch(patch)
-        ax.text(node.x, node.y + (0.14 if node.name in r2 else 0), node.name, ha="center",
+        ax.text(node.x, node.y + (0.16 if node.name in r2 else 0), node.name, ha="center",
                 va="center", fontsize=NODE_FONT, fontweight="bold", zorder=4)
         if node.name in r2:
-            ax.text(node.x, node.y - 0.2, f"R² = {float(r2[node.name]):.2f}", ha="center",
-                    va="center", fontsize=LABEL_FONT - 0.5, zorder=4)
+            ax.text(node.x, node.y - 0.24, f"R² = {format_number(float(r2[node.name]), language, 2)}",
+                    ha="center", va="center", fontsize=SMALL_FONT, zorder=4)
     return patches
 
 
@@ -140,6 +170,7 @@ def path_diagram(
     *,
     r2: Mapping[str, float] | None = None,
     show_covariances: bool = True,
+    language: str = "en",
 ) -> Figure:
     """Draw the structural model with standardized coefficients and significance stars.
 
@@ -157,6 +188,9 @@ def path_diagram(
         Node name -> R², printed inside the node.
     show_covariances : bool
         Draw covariances between latents (dashed double-headed arcs).
+    language : str
+        Report language of the title, the note and the key of construct codes (codes the
+        catalog names are spelled out under the diagram).
 
     Notes
     -----
@@ -173,17 +207,20 @@ def path_diagram(
     r2 = dict(r2 or {})
     nodes: dict[str, _Node] = {}
     for name in names:
-        width = max(1.5, _text_size(name, NODE_FONT, "bold")[0] + 0.7)
-        nodes[name] = _Node(name, *positions[name], width, 1.0 if name in r2 else 0.78,
+        width = max(1.6, _text_size(name, NODE_FONT, "bold")[0] + 0.7)
+        if name in r2:  # room for "R² = 0.54" in the lower part of the ellipse
+            width = max(width, _text_size("R² = 0.00", SMALL_FONT)[0] + 0.9)
+        nodes[name] = _Node(name, *positions[name], width, 1.15 if name in r2 else 0.85,
                             name in latents)
     radii, curves = {}, {}
     # Short arrows first: the long ones, which have room to bend, then route around them.
     for e in sorted(edges, key=lambda e: abs(nodes[e.source].x - nodes[e.target].x)):
         radii[e] = _pick_radius(e, nodes, edges, list(curves.values()))
         curves[e] = _sample_curve(e, nodes, radii[e])
-    ax, total_h = _canvas(nodes, curves)
+    note = _note(estimates, edges, names, language)
+    ax, total_h = _canvas(nodes, curves, note.count("\n") + 1)
     fig = ax.figure
-    patches = _draw_nodes(ax, nodes, edges, r2)
+    patches = _draw_nodes(ax, nodes, edges, r2, language)
     has_p = any(e.pvalue is not None for e in edges)
     placed: list[tuple[float, float, float, float]] = []
     for edge in edges:
@@ -195,27 +232,19 @@ def path_diagram(
             (nodes[edge.source].x, nodes[edge.source].y),
             (nodes[edge.target].x, nodes[edge.target].y),
             patchA=patches[edge.source], patchB=patches[edge.target],
-            arrowstyle="<|-|>" if both else "-|>", mutation_scale=15,
+            arrowstyle="<|-|>" if both else "-|>", mutation_scale=14,
             connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2, color=color,
-            linewidth=1.2 if both else 1.6,
+            linewidth=1.2 if both else 1.5,
             linestyle="--" if both or not significant else "-", zorder=2,
         ))
-        text = _label_text(edge)
-        if text:
-            x, y = _place_label(edge, rad, nodes, placed, text, curves)
-            ax.text(x, y, text, ha="center", va="center", fontsize=LABEL_FONT, color=color,
+        label = _label_text(edge, language)
+        if label:
+            x, y = _place_label(edge, rad, nodes, placed, label, curves)
+            ax.text(x, y, label, ha="center", va="center", fontsize=LABEL_FONT, color=color,
                     zorder=5, bbox={"boxstyle": "round,pad=0.18", "facecolor": "white",
                                     "edgecolor": "none", "alpha": 0.92})
-
-    coefficient = "Standardized" if "std_all" in estimates.columns else "Unstandardized"
-    note = f"{coefficient} coefficients."
-    if has_p:
-        note += " *** p < .001, ** p < .01, * p < .05; dashed grey = not significant."
-        if any(e.pvalue is None and e.coef is not None and e.kind != "covariance" for e in edges):
-            note += " No test: fixed for identification."
-    if any(e.kind == "covariance" for e in edges):
-        note += " Double-headed arcs: covariances."
-    fig.text(0.5, 0.18 / total_h, note, ha="center", va="center", fontsize=8.5, color="#444444")
-    fig.text(0.5, 1 - 0.32 / total_h, title or "Structural model", ha="center", va="center",
-             fontsize=13, fontweight="bold")
+    fig.text(0.5, 0.12 / total_h, note, ha="center", va="bottom", fontsize=SMALL_FONT, color="#444444",
+             linespacing=1.35)
+    fig.text(0.5, 1 - 0.32 / total_h, title or text("plot.path.title", language), ha="center", va="center",
+             fontsize=12.5, fontweight=title_weight(language))
     return fig

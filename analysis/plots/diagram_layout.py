@@ -22,11 +22,13 @@ __all__ = ["STUDY_LAYOUT", "layered_layout"]
 # Study model: ESQ dimensions left, ESQ, then TRU/VAL, SAT, LOY (data units).
 STUDY_LAYOUT: dict[str, tuple[float, float]] = {
     "EFF": (0.0, 2.4), "SYS": (0.0, 0.8), "FUL": (0.0, -0.8), "PRI": (0.0, -2.4),
-    "ESQ": (3.5, 0.0), "TRU": (6.5, 1.8), "VAL": (6.5, -1.8), "SAT": (9.5, 0.0),
-    "LOY": (13.1, 0.0),
+    "ESQ": (3.0, 0.0), "TRU": (6.0, 1.8), "VAL": (6.0, -1.8), "SAT": (9.0, 0.0),
+    "LOY": (12.3, 0.0),
 }
-INCHES_PER_UNIT = 0.62
-NODE_FONT, LABEL_FONT = 11.0, 9.5
+# 0.5 in per unit keeps the study model within the report's 7.5 in figure width
+# (see analysis.plots.style: fonts of 9 pt or more then stay legible at 760 px).
+INCHES_PER_UNIT = 0.5
+NODE_FONT, LABEL_FONT = 10.5, 9.5
 _RADII = (0.0, 0.18, -0.18, 0.28, -0.28, 0.4, -0.4, 0.55, -0.55, 0.7, -0.7)
 _LABEL_T = (0.5, 0.42, 0.58, 0.35, 0.65, 0.28, 0.72, 0.22, 0.78)
 

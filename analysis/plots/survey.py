@@ -3,7 +3,10 @@
 Every function takes the data first, returns a :class:`matplotlib.figure.Figure` and never
 calls ``plt.show()``; :func:`save_figure` writes it as PNG and closes it. Colours come
 from seaborn's "colorblind" palette, and no meaning is carried by colour alone (markers,
-line styles and text repeat it). The shared style (palette, :func:`styled`) lives in
+line styles and text repeat it). Every function takes a keyword-only ``language`` (``en``,
+``zh-Hans``, ``zh-Hant``) and takes all its words from the ``plot.*`` catalog entries
+(``analysis/i18n/catalog/figures.yaml``); numbers shown as text use :mod:`analysis.i18n`'s
+formats. A ``title`` passed by the caller is used as given. The shared style (palette, :func:`styled`) lives in
 :mod:`analysis.plots.style`; the SEM figures are in :mod:`analysis.plots.sem` and the path
 diagram in :mod:`analysis.plots.diagram`.
 """
@@ -24,12 +27,20 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.atomic import atomic_path
 from analysis.errors import ConfigError, DataError
+from analysis.i18n import catalog, format_integer, format_number, format_percent, text
 from analysis.plots.style import (
     BLUE,
+    COMPACT_LEGEND,
+    DPI,
     ORANGE,
     PALETTE,
+    SMALL_FONT,
     VERMILLION,
     _require_columns,
+    construct_key,
+    construct_name,
+    legend_columns,
+    plain_number,
     styled,
     subplots,
 )
@@ -45,7 +56,7 @@ __all__ = [
 
 
 
-def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int = 150) -> Path:
+def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int = DPI) -> Path:
     """Write ``fig`` to ``out_dir/name.png`` atomically and close it.
 
     The PNG is first written to a temporary file in the same folder and then moved into
@@ -72,7 +83,32 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, dpi: int 
 
 def _construct_of(item: str) -> str:
     match = re.fullmatch(r"([A-Za-z_]+?)_?\d+", str(item))
-    return match.group(1) if match else "Items"
+    return match.group(1) if match else ""
+
+
+def _percent_axis(language: str, absolute: bool = False, scale: float = 100) -> FuncFormatter:
+    """Tick labels of an axis in percent units (``scale`` 100) or shares (``scale`` 1)."""
+    return FuncFormatter(lambda v, _: format_percent((abs(v) if absolute else v) / scale, language))
+
+
+def _anchor_labels(points: int, anchors: Mapping[int, str] | None, language: str) -> list[str]:
+    if anchors:
+        return [text("plot.likert.point_label", language, point=k, label=anchors[k]) if k in anchors
+                else str(k) for k in range(1, points + 1)]
+    names = [str(k) for k in range(1, points + 1)]
+    names[0] = text("plot.likert.lowest", language, point=1)
+    names[-1] = text("plot.likert.highest", language, point=points)
+    if points % 2:
+        middle = (points + 1) // 2
+        names[middle - 1] = text("plot.likert.neutral", language, point=middle)
+    return names
+
+
+def _panel_title(code: str, language: str) -> str:
+    if not code:
+        return text("plot.likert.other_items", language)
+    name = construct_name(code, language)
+    return text("plot.likert.panel", language, code=code, name=name) if name else code
 
 
 @styled
@@ -82,15 +118,19 @@ def likert_distribution(
     labels: Mapping[str, str] | None = None,
     *,
     points: int = 7,
+    anchors: Mapping[int, str] | None = None,
     title: str | None = None,
+    language: str = "en",
 ) -> Figure:
     """Diverging stacked bars of answer shares (1..points) per item, one panel per construct.
 
     Disagreement extends left of zero and agreement right; the neutral answer is split
     half and half around zero. Shares are among non-missing answers. Items are grouped
-    by the construct code in their id (``EFF1`` -> ``EFF``); ``labels`` maps item ids to
-    the text shown on the y axis. The % agree (answers above the midpoint) is printed
-    right of each bar, the % disagree left of it.
+    by the construct code in their id (``EFF1`` -> ``EFF``; the panel is titled with the
+    construct's catalog name); ``labels`` maps item ids to the text shown on the y axis.
+    The % agree (answers above the midpoint) is printed right of each bar, the % disagree
+    left of it. ``anchors`` (point -> label, e.g. ``instrument.scale.anchors[language]``)
+    names every answer in the legend; without it the ends and the midpoint are named.
     """
     items = list(items)
     _require_columns(responses, items, "likert_distribution: responses")
@@ -112,9 +152,13 @@ def likert_distribution(
     for item in items:
         groups.setdefault(_construct_of(item), []).append(item)
     heights = [len(g) for g in groups.values()]
+    names = _anchor_labels(points, anchors, language)
+    width = 7.2
+    ncol = legend_columns(names, width - 0.3)
+    legend_rows = int(np.ceil(points / ncol))
     fig, axes = subplots(
         len(groups), 1, sharex=True, squeeze=False, layout="constrained",
-        figsize=(9, 1.4 + 0.34 * len(items) + 0.45 * len(groups)),
+        figsize=(width, 1.3 + 0.3 * legend_rows + 0.32 * len(items) + 0.5 * len(groups)),
         gridspec_kw={"height_ratios": heights},
     )
     colors = sns.blend_palette([VERMILLION, "#e6e6e6", BLUE], points)
@@ -123,47 +167,46 @@ def likert_distribution(
     neutral = [k for k in range(1, points + 1) if k == (points + 1) / 2]
     starts = -(shares[below].sum(axis=1) + shares[neutral].sum(axis=1) / 2)
     # Room for the % labels beyond the longest bar on each side.
-    left_limit = max(-100.0, 10 * np.floor((float(starts.min()) - 9) / 10))
-    right_limit = min(100.0, 10 * np.ceil((float((starts + 100).max()) + 9) / 10))
+    left_limit = max(-100.0, 10 * np.floor((float(starts.min()) - 11) / 10))
+    right_limit = min(100.0, 10 * np.ceil((float((starts + 100).max()) + 11) / 10))
 
     for ax, (code, group_items) in zip(axes[:, 0], groups.items()):
         y = np.arange(len(group_items))
         left = starts[group_items].to_numpy().copy()
         for k in range(1, points + 1):
-            width = shares.loc[group_items, k].to_numpy()
-            ax.barh(y, width, left=left, height=0.72, color=colors[k - 1],
+            bar_width = shares.loc[group_items, k].to_numpy()
+            ax.barh(y, bar_width, left=left, height=0.72, color=colors[k - 1],
                     edgecolor="white", linewidth=0.6, label=str(k))
-            left += width
+            left += bar_width
         for row, item in enumerate(group_items):
-            ax.text(left[row] + 1.5, row, f"{shares.loc[item, above].sum():.0f}%",
-                    va="center", ha="left", fontsize=8, color="#333333")
-            ax.text(starts[item] - 1.5, row, f"{shares.loc[item, below].sum():.0f}%",
-                    va="center", ha="right", fontsize=8, color="#333333")
+            ax.text(left[row] + 1.5, row, format_percent(shares.loc[item, above].sum() / 100, language),
+                    va="center", ha="left", fontsize=SMALL_FONT, color="#333333")
+            ax.text(starts[item] - 1.5, row, format_percent(shares.loc[item, below].sum() / 100, language),
+                    va="center", ha="right", fontsize=SMALL_FONT, color="#333333")
         ax.set_yticks(y, [labels.get(i, i) for i in group_items])
         ax.set_ylim(len(group_items) - 0.5, -0.5)
         ax.axvline(0, color="#555555", linewidth=0.8)
-        ax.set_title(code, loc="left", fontsize=10)
+        ax.set_title(_panel_title(code, language), loc="left", fontsize=10.5)
         ax.grid(axis="y", visible=False)
     axes[-1, 0].set_xlim(left_limit - 2, right_limit + 2)
-    axes[-1, 0].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):.0f}%"))
-    axes[-1, 0].set_xlabel("Share of answers (disagree ← neutral split at 0 → agree)")
+    axes[-1, 0].xaxis.set_major_formatter(_percent_axis(language, absolute=True))
+    axes[-1, 0].set_xlabel(text("plot.likert.xlabel", language))
     handles, _ = axes[0, 0].get_legend_handles_labels()
-    names = [str(k) for k in range(1, points + 1)]
-    names[0], names[-1] = "1 strongly disagree", f"{points} strongly agree"
-    if neutral:
-        names[neutral[0] - 1] = f"{neutral[0]} neutral"
-    fig.legend(handles, names, loc="outside lower center", ncol=points, frameon=False)
-    fig.suptitle(title or f"Answer distribution per item (n = {len(responses)})")
+    fig.legend(handles, names, loc="outside lower center", ncol=ncol, frameon=False, **COMPACT_LEGEND)
+    fig.suptitle(title or text("plot.likert.title", language, n=format_integer(len(responses), language)))
     return fig
 
 
 @styled
 def construct_correlation_heatmap(
-    corr: pd.DataFrame, title: str = "Construct correlations", *, fmt: str = ".2f"
+    corr: pd.DataFrame, title: str | None = None, *, digits: int = 2, fornell_larcker: bool = False,
+    language: str = "en",
 ) -> Figure:
     """Annotated heatmap of the lower triangle (diagonal included) of a correlation table.
 
-    The diagonal is kept because Fornell-Larcker tables put sqrt(AVE) there.
+    The diagonal is kept because Fornell-Larcker tables put sqrt(AVE) there
+    (``fornell_larcker=True`` titles the figure accordingly). Axes show the construct
+    codes; a key under the map spells out those the catalog names.
     """
     if not isinstance(corr, pd.DataFrame) or corr.shape[0] != corr.shape[1]:
         shape = getattr(corr, "shape", type(corr).__name__)
@@ -174,34 +217,63 @@ def construct_correlation_heatmap(
             f"order; got rows {list(corr.index)} and columns {list(corr.columns)}"
         )
     n = corr.shape[0]
-    side = max(4.5, 0.62 * n + 2.2)
-    fig, ax = subplots(figsize=(side + 1.0, side), layout="constrained")
+    key = construct_key([str(c) for c in corr.columns], language, width=80)
+    side = min(6.6, max(4.5, 0.6 * n + 2.2))
+    fig, ax = subplots(figsize=(side + 0.6, side + 0.22 * (key.count("\n") + 1 if key else 0)),
+                       layout="constrained")
+    values = corr.astype(float)
+    annotations = values.map(lambda v: format_number(v, language, digits, bounded=True))
     with warnings.catch_warnings():
         # seaborn 0.13 calls Colormap.set_bad, which matplotlib 3.11 flags as pending removal.
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         sns.heatmap(
-            corr.astype(float), mask=np.triu(np.ones((n, n), dtype=bool), k=1), annot=True,
-            fmt=fmt, cmap="RdBu_r", vmin=-1, vmax=1, center=0, square=True, linewidths=0.6,
-            linecolor="white", annot_kws={"size": 9}, ax=ax,
-            cbar_kws={"shrink": 0.7, "label": "correlation"},
+            values, mask=np.triu(np.ones((n, n), dtype=bool), k=1), annot=annotations,
+            fmt="", cmap="RdBu_r", vmin=-1, vmax=1, center=0, square=True, linewidths=0.6,
+            linecolor="white", annot_kws={"size": 10 if n <= 9 else SMALL_FONT}, ax=ax,
+            cbar_kws={"shrink": 0.7, "label": text("plot.correlation.colorbar", language)},
         )
-    ax.set_title(title)
+    colorbar = fig.axes[-1]
+    colorbar.set_yticks([-1, -0.5, 0, 0.5, 1])
+    colorbar.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: "0" if abs(v) < 1e-9 else format_number(v, language, 1, bounded=True)))
+    default = "plot.correlation.title_fornell_larcker" if fornell_larcker else "plot.correlation.title"
+    ax.set_title(title or text(default, language))
     ax.tick_params(axis="x", rotation=0 if n <= 8 else 45)
     ax.tick_params(axis="y", rotation=0)
     ax.grid(False)
+    if key:
+        ax.set_xlabel(key, fontsize=SMALL_FONT, color="#444444", labelpad=8)
     return fig
 
 
+def _rule_columns(flags: pd.DataFrame) -> list[str]:
+    """The screening rules: the ``rule_*`` columns when there are any, else every boolean
+    column except the summaries ``excluded`` and ``flagged``."""
+    booleans = [c for c in flags.columns if c not in ("excluded", "flagged")
+                and pd.api.types.is_bool_dtype(flags[c])]
+    rules = [c for c in booleans if str(c).startswith("rule_")]
+    return rules or booleans
+
+
+def _rule_label(column: str, language: str) -> str:
+    name = str(column).removeprefix("rule_")
+    key = f"plot.screening.rule.{name}"
+    return text(key, language) if key in catalog() else str(column)
+
+
 @styled
-def screening_summary(flags: pd.DataFrame, *, title: str | None = None) -> Figure:
+def screening_summary(flags: pd.DataFrame, *, title: str | None = None, language: str = "en") -> Figure:
     """How many respondents each screening rule flags, and who is excluded.
 
-    ``flags`` has one boolean column per rule plus a boolean ``excluded`` column; other
-    columns (ids, reason strings) are ignored. Left: respondents flagged per rule, split
-    into excluded and kept. Right: respondents by number of rules flagged, excluded vs kept.
+    ``flags`` has one boolean column per rule (``rule_<name>``; without such columns,
+    every boolean column is a rule) plus a boolean ``excluded`` column; other columns
+    (ids, reason strings, the ``flagged`` summary) are ignored. Top: respondents flagged
+    per rule, split into excluded and kept. Bottom: respondents by number of rules
+    flagged, excluded vs kept. Rules are named from the catalog (``plot.screening.rule.*``);
+    a rule it does not know is shown by its column name.
     """
     _require_columns(flags, ["excluded"], "screening_summary: flags")
-    rules = [c for c in flags.columns if c != "excluded" and pd.api.types.is_bool_dtype(flags[c])]
+    rules = _rule_columns(flags)
     if not rules:
         raise DataError(
             "screening_summary: flags has no boolean rule columns besides 'excluded'; "
@@ -210,44 +282,52 @@ def screening_summary(flags: pd.DataFrame, *, title: str | None = None) -> Figur
     flagged = flags[rules].fillna(False).astype(bool)
     excluded = flags["excluded"].fillna(False).astype(bool)
     n = len(flags)
-    fig, (ax_rules, ax_count) = subplots(
-        1, 2, figsize=(11, max(3.6, 0.45 * len(rules) + 2.0)), layout="constrained",
-        gridspec_kw={"width_ratios": [1.4, 1]},
-    )
+    top = 0.4 * len(rules) + 1.0
+    # Two subfigures, so the lower chart is not indented by the upper chart's long rule names.
+    fig = Figure(figsize=(7.2, top + 3.4), layout="constrained")
+    upper, lower = fig.subfigures(2, 1, height_ratios=[top, 2.7])
+    ax_rules, ax_count = upper.subplots(), lower.subplots()
     y = np.arange(len(rules))
     out = flagged[excluded].sum().to_numpy()
     kept = flagged[~excluded].sum().to_numpy()
-    ax_rules.barh(y, out, color=VERMILLION, label="excluded", height=0.65)
+    ax_rules.barh(y, out, color=VERMILLION, label=text("plot.screening.excluded", language), height=0.65)
     ax_rules.barh(y, kept, left=out, color=ORANGE, hatch="//", edgecolor="white",
-                  label="flagged but kept", height=0.65)
+                  label=text("plot.screening.flagged_kept", language), height=0.65)
     for row, total in enumerate(out + kept):
-        ax_rules.text(total, row, f" {total} ({100 * total / max(n, 1):.1f}%)",
-                      va="center", fontsize=9)
-    ax_rules.set_yticks(y, rules)
+        ax_rules.text(total, row, " " + text("plot.screening.bar_label", language,
+                                             count=format_integer(total, language),
+                                             share=format_percent(total / max(n, 1), language, 1)),
+                      va="center", fontsize=SMALL_FONT)
+    ax_rules.set_yticks(y, [_rule_label(r, language) for r in rules])
     ax_rules.set_ylim(len(rules) - 0.5, -0.6)
-    ax_rules.set_xlim(0, max(1, (out + kept).max()) * 1.3)
-    ax_rules.set_xlabel("Respondents flagged")
-    ax_rules.set_title("Flags by rule")
+    ax_rules.set_xlim(0, max(1, (out + kept).max()) * 1.35)
+    ax_rules.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax_rules.set_xlabel(text("plot.screening.flagged_axis", language))
+    ax_rules.set_title(text("plot.screening.by_rule", language), loc="left")
     ax_rules.legend(loc="lower right")
 
     n_flags = flagged.sum(axis=1)
     levels = np.arange(int(n_flags.max()) + 1)
     kept_by = np.array([int(((n_flags == k) & ~excluded).sum()) for k in levels])
     out_by = np.array([int(((n_flags == k) & excluded).sum()) for k in levels])
-    ax_count.bar(levels, kept_by, color=BLUE, label="kept")
+    ax_count.bar(levels, kept_by, color=BLUE, label=text("plot.screening.kept", language))
     ax_count.bar(levels, out_by, bottom=kept_by, color=VERMILLION, hatch="//",
-                 edgecolor="white", label="excluded")
+                 edgecolor="white", label=text("plot.screening.excluded", language))
     for k in levels:
-        ax_count.text(k, kept_by[k] + out_by[k], f"{kept_by[k] + out_by[k]}",
-                      ha="center", va="bottom", fontsize=9)
+        ax_count.text(k, kept_by[k] + out_by[k], format_integer(kept_by[k] + out_by[k], language),
+                      ha="center", va="bottom", fontsize=SMALL_FONT)
     ax_count.set_xticks(levels)
-    ax_count.set_xlabel("Number of rules flagged")
-    ax_count.set_ylabel("Respondents")
-    ax_count.set_title("Excluded vs kept")
+    ax_count.set_ylim(0, max(1, (kept_by + out_by).max()) * 1.15)
+    ax_count.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax_count.set_xlabel(text("plot.screening.rules_axis", language))
+    ax_count.set_ylabel(text("plot.screening.respondents", language))
+    ax_count.set_title(text("plot.screening.excluded_vs_kept", language), loc="left")
     ax_count.legend()
     n_out = int(excluded.sum())
-    fig.suptitle(title or f"Screening: {n - n_out} kept, {n_out} excluded "
-                 f"({100 * n_out / max(n, 1):.1f}%) of {n} respondents")
+    fig.suptitle(title or text("plot.screening.title", language, kept=format_integer(n - n_out, language),
+                               excluded=format_integer(n_out, language),
+                               share=format_percent(n_out / max(n, 1), language, 1),
+                               n=format_integer(n, language)))
     return fig
 
 
@@ -263,7 +343,8 @@ def duration_distribution(
     items: Sequence[str] | None = None,
     seconds_per_item: float = 2.0,
     median_fraction: float = 0.4,
-    title: str = "Completion time per item",
+    title: str | None = None,
+    language: str = "en",
 ) -> Figure:
     """Histogram of seconds per item (log scale) with the two speeder cut-offs.
 
@@ -292,11 +373,11 @@ def duration_distribution(
         raise DataError("duration_distribution: column 'duration_sec' has no positive values")
     lo, hi = per_item[valid].min(), per_item[valid].max()
     bins = np.geomspace(lo * 0.95, hi * 1.05, 40)
-    fig, ax = subplots(figsize=(8, 4.5), layout="constrained")
+    fig, ax = subplots(figsize=(7.2, 4.4), layout="constrained")
     series = [per_item[valid & ~excluded], per_item[valid & excluded]]
-    names = ["kept", "excluded"]
+    names = [text("plot.durations.kept", language), text("plot.durations.excluded", language)]
     if flags is None or not excluded.any():
-        series, names = series[:1], ["respondents"]
+        series, names = series[:1], [text("plot.durations.respondents", language)]
     _, _, containers = ax.hist(series, bins=bins, stacked=True, edgecolor="white",
                                color=[BLUE, VERMILLION][: len(series)], linewidth=0.4,
                                label=names)
@@ -306,13 +387,18 @@ def duration_distribution(
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.axvline(seconds_per_item, color="black", linestyle="--", linewidth=1.5,
-               label=f"speeder cut-off: {seconds_per_item:g} s per item")
+               label=text("plot.durations.absolute_cutoff", language,
+                          seconds=plain_number(seconds_per_item, language)))
     relative = median_fraction * per_item[valid].median()
     ax.axvline(relative, color=ORANGE, linestyle=":", linewidth=2,
-               label=f"{median_fraction:g} × median time ({relative:.1f} s per item)")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel(f"Seconds per item (log scale; {len(items)} items)")
-    ax.set_ylabel("Respondents")
-    ax.set_title(title)
+               label=text("plot.durations.relative_cutoff", language,
+                          fraction=plain_number(median_fraction, language),
+                          seconds=format_number(relative, language, 1)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain_number(v, language)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax.set_xlabel(text("plot.durations.xlabel", language, items=format_integer(len(items), language)))
+    ax.set_ylabel(text("plot.durations.respondents_axis", language))
+    ax.set_title(title or text("plot.durations.title", language))
     ax.legend(loc="upper left")
     return fig

@@ -37,7 +37,8 @@ class Field:
     """One leaf key: its type (``kind``), default, allowed range or choices."""
 
     kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "choices"
-    #            (a list of distinct choices), "path", "color" (#rrggbb)
+    #            (a list of distinct choices), "ints" (a list of distinct integers in range),
+    #            "numbers" (a mapping of names to numbers in range), "path", "color" (#rrggbb)
     default: Any = _REQUIRED
     minimum: float | None = None
     maximum: float | None = None
@@ -58,6 +59,12 @@ class Field:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "choices":
             return "a non-empty list of distinct values from " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "ints":
+            return (f"a non-empty list of distinct integers between {_number(self.minimum)} and "
+                    f"{_number(self.maximum)}")
+        if self.kind == "numbers":
+            return (f"a mapping of names to numbers between {_number(self.minimum)} and {_number(self.maximum)} "
+                    "(may be empty)")
         if self.minimum is not None and self.maximum is not None:
             return f"{noun} between {_number(self.minimum)} and {_number(self.maximum)}"
         if self.minimum is not None:
@@ -73,6 +80,20 @@ class Field:
                     or any(v not in self.choices for v in value):
                 raise ValueError
             return tuple(value)
+        if self.kind == "ints":
+            if not isinstance(value, list) or not value or len(set(value)) != len(value) or any(
+                    isinstance(v, bool) or not isinstance(v, int) or not self.minimum <= v <= self.maximum
+                    for v in value):
+                raise ValueError
+            return tuple(sorted(value))
+        if self.kind == "numbers":
+            if value is None:
+                return {}
+            if not isinstance(value, dict) or any(
+                    not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float))
+                    or not self.minimum < v < self.maximum for k, v in value.items()):
+                raise ValueError
+            return {k: float(v) for k, v in value.items()}
         if self.kind == "color":
             if not isinstance(value, str) or not _COLOR.match(value):
                 raise ValueError

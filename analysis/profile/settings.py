@@ -35,6 +35,7 @@ __all__ = [
     "SimulationSettings",
     "AnalysisSettings",
     "Thresholds",
+    "PowerSettings",
     "BehaviourSettings",
     "SurveySettings",
     "REPORT_FORMATS",
@@ -92,6 +93,22 @@ class AnalysisSettings:
     bootstrap_draws: int
     n_jobs: int
     ci_level: float
+
+
+@dataclass(frozen=True)
+class PowerSettings:
+    """Monte Carlo power and sample-size planning (``python -m analysis power``)."""
+
+    sample_sizes: tuple[int, ...]
+    replications: int
+    target: float
+    alpha: float
+    paths: dict
+    loading_scale: float
+    screen: bool
+    missing: str
+    estimator: str
+    include_in_report: bool
 
 
 @dataclass(frozen=True)
@@ -189,6 +206,21 @@ SCHEMA: dict[str, Section] = {
         },
         Thresholds,
     ),
+    "power": Section(
+        {
+            "sample_sizes": Field("ints", (200, 300, 500, 800), 50, 100_000),
+            "replications": Field("int", 500, 10, 100_000),
+            "target": Field("float", 0.80, 0.5, 0.99),
+            "alpha": Field("float", 0.05, 0.001, 0.2),
+            "paths": Field("numbers", {}, -1.0, 1.0),
+            "loading_scale": Field("float", 1.0, 0.5, 1.2),
+            "screen": Field("bool", True),
+            "missing": Field("choice", "listwise", choices=("listwise", "fiml")),
+            "estimator": Field("choice", "ML", choices=("ML", "MLR")),
+            "include_in_report": Field("bool", False),
+        },
+        PowerSettings,
+    ),
     "behaviour": Section(
         {
             "enabled": Field("bool", True),
@@ -220,6 +252,7 @@ class Settings:
     simulation: SimulationSettings
     analysis: AnalysisSettings
     thresholds: Thresholds
+    power: PowerSettings
     behaviour: BehaviourSettings
     source_path: Path = field(compare=False)
 

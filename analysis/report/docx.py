@@ -19,6 +19,7 @@ from pathlib import Path
 from analysis.atomic import atomic_path
 from analysis.errors import RenderError
 from analysis.i18n import text
+from analysis.report.info import RenderInfo
 
 __all__ = ["EAST_ASIAN_FONTS", "reference_document", "render_docx"]
 
@@ -57,8 +58,6 @@ def reference_document(target: Path, language: str, accent: str) -> Path:
 def render_docx(page: str, target: str | os.PathLike, settings):
     """Convert the HTML ``page`` to ``target`` (atomically); returns its RenderInfo."""
     import pypandoc
-
-    from analysis.report.render import RenderInfo
 
     target = Path(target)
     report = settings.report

@@ -19,6 +19,7 @@ from analysis.atomic import atomic_path
 from analysis.errors import RenderError
 from analysis.fonts import document_fonts
 from analysis.i18n import text
+from analysis.report.info import RenderInfo
 
 __all__ = ["print_css", "render_pdf"]
 
@@ -67,8 +68,6 @@ def _offline_fetcher():
 def render_pdf(page: str, target: str | os.PathLike, language: str, accent: str):
     """Print the HTML ``page`` to ``target`` (atomically); returns its RenderInfo."""
     import weasyprint
-
-    from analysis.report.render import RenderInfo
 
     target = Path(target)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)

@@ -26,7 +26,6 @@ import secrets
 import shutil
 import subprocess
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -36,6 +35,7 @@ from analysis.errors import ConfigError, RenderError
 from analysis.i18n import format_date, text
 from analysis.paths import PROJECT_ROOT
 from analysis.report.html import TOC_MARKER, find_external_resources, render_html
+from analysis.report.info import RenderInfo
 
 __all__ = [
     "RenderInfo",
@@ -51,17 +51,6 @@ RENDERERS = ("quarto", "nbconvert")
 QUARTO_CONFIG = PROJECT_ROOT / "reports" / "_quarto.yml"
 _NOTE_TAG = "workbench-render-note"
 _REMOVE_TAGS = {"remove-cell", "remove_cell"}
-
-
-@dataclass(frozen=True)
-class RenderInfo:
-    """Which renderer made the HTML: name, version, the command, and remarks."""
-
-    name: str
-    version: str
-    command: str
-    statement: str
-    external_resources: tuple[str, ...] = ()
 
 
 def detect_renderer() -> str:

@@ -176,7 +176,9 @@ def _group_pieces(data, implied_cov, implied_mean, jacobian, moment_hessian, inf
     n = data.shape[0]
     sample_mean = data.mean(axis=0)
     sample_cov = np.cov(data, rowvar=False, bias=True)
-    if information == "expected":
+    if information == "given":  # the caller supplies the pooled bread
+        a_info = None
+    elif information == "expected":
         w = expected_moment_information(implied_cov, implied_mean is not None)
         a_info = jacobian.T @ w @ jacobian
     else:
@@ -193,7 +195,8 @@ def _group_pieces(data, implied_cov, implied_mean, jacobian, moment_hessian, inf
 
 
 def robust_ml(data, implied_cov, jacobian, *, implied_mean=None, moment_hessian=None, df: int | None = None,
-              information: str = "observed", baseline: bool = True, rmsea_level: float = 0.90) -> RobustMLResult:
+              information: str = "observed", baseline: bool = True, rmsea_level: float = 0.90,
+              bread: np.ndarray | None = None) -> RobustMLResult:
     """Huber-White standard errors and Yuan-Bentler scaled test of an ML fit (lavaan MLR).
 
     Parameters
@@ -211,6 +214,9 @@ def robust_ml(data, implied_cov, jacobian, *, implied_mean=None, moment_hessian=
         Model degrees of freedom; default sum of moments - q.
     information : {"observed", "expected"}
         Bread of the sandwich (MLR default "observed").
+    bread : ndarray (q x q), optional
+        The pooled per-case information A itself (e.g. half the Hessian of the fitted
+        engine's objective); when given it replaces the one built from the moments.
 
     Notes
     -----
@@ -243,7 +249,9 @@ def robust_ml(data, implied_cov, jacobian, *, implied_mean=None, moment_hessian=
         if hessians[g] is not None and hessians[g].shape != (jac.shape[0], jac.shape[1], jac.shape[1]):
             raise ModelError(f"group {g + 1}: moment_hessian has shape {hessians[g].shape}, expected "
                              f"{(jac.shape[0], jac.shape[1], jac.shape[1])}")
-    n, vcov, df, trace_ugamma, chisq = _sandwich_and_trace(datas, covs, means, jacs, hessians, information, df)
+    n, vcov, df, trace_ugamma, chisq = _sandwich_and_trace(datas, covs, means, jacs, hessians,
+                                                           "given" if bread is not None else information, df,
+                                                           bread)
     # lavaan reports no scaled test when tr(U Gamma) is negative
     scaling = trace_ugamma / df if df > 0 and trace_ugamma > 0 else float("nan")
     base = _baseline(datas, means[0] is not None) if baseline else (float("nan"), 0, float("nan"))
@@ -252,11 +260,11 @@ def robust_ml(data, implied_cov, jacobian, *, implied_mean=None, moment_hessian=
     return RobustMLResult(vcov, se, chisq, df, scaling, trace_ugamma, base[0], base[1], base[2], n, groups, fit)
 
 
-def _sandwich_and_trace(datas, covs, means, jacs, hessians, information, df):
+def _sandwich_and_trace(datas, covs, means, jacs, hessians, information, df, bread=None):
     pieces = [_group_pieces(x, c, m, j, h, information)
               for x, c, m, j, h in zip(datas, covs, means, jacs, hessians)]
     n = sum(piece[0] for piece in pieces)
-    a_info = sum(piece[0] / n * piece[1] for piece in pieces)
+    a_info = sum(piece[0] / n * piece[1] for piece in pieces) if bread is None else np.asarray(bread, dtype=float)
     b_info = sum(piece[0] / n * piece[2] for piece in pieces)
     magnitudes = np.abs(np.linalg.eigvalsh(a_info))
     if magnitudes.min() <= 1e-10 * magnitudes.max():

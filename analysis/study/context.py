@@ -34,6 +34,8 @@ class StudyContext:
     output_dir: Path
     instrument: Instrument
     saved: list[Path] = field(default_factory=list)
+    #: Figures saved so far; the next one shown is "Figure figure_count + 1".
+    figure_count: int = 0
 
     @classmethod
     def from_profile(cls, profile: str | os.PathLike | Settings = "default",
@@ -74,15 +76,67 @@ class StudyContext:
         return table
 
     def save_figure(self, fig, name: str) -> None:
-        """Write ``figures/<name>.png`` and show exactly that image in the notebook."""
+        """Write ``figures/<name>.png`` and show exactly that image in the notebook, numbered.
+
+        In a notebook the image is shown with the catalog's alt text
+        (``figure.<name>.alt``) and followed by its caption, "Figure N. <caption>"
+        (``figure.<name>.caption``), in the report language; both are looked up before the
+        PNG is written, so a figure without catalog text stops the run instead of
+        appearing unexplained. ``figure_count`` numbers the figures in the order shown.
+        Outside IPython only the PNG is written (and counted).
+        """
         from analysis.plots import save_figure
 
+        shell = _ipython()
+        number = self.figure_count + 1
+        outputs = _figure_outputs(name, number, self.language) if shell is not None else None
         path = save_figure(fig, self.output_dir / "figures", name)
         self.saved.append(path)
-        try:
-            from IPython import get_ipython
-            from IPython.display import Image, display
-        except ImportError:  # plain Python without IPython: the file is the output
+        self.figure_count = number
+        if outputs is None:
             return
-        if get_ipython() is not None:
-            display(Image(filename=str(path)))
+        from IPython.display import display
+
+        image, metadata, caption = outputs(path)
+        display(image, raw=True, metadata=metadata)
+        display(caption, raw=True)
+
+
+def _ipython():
+    """The running IPython shell, or None (plain Python, or IPython not installed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def _figure_outputs(name: str, number: int, language: str):
+    """Look up the caption and alt text of figure ``name``; return a function that, given
+    the saved PNG, builds the raw display bundles: the image, its metadata, the caption.
+
+    The image bundle carries ``image/png`` with ``alt`` in its metadata (Jupyter, the
+    classic nbconvert template, converters to other formats) and an ``<img alt>`` as
+    ``text/html``, because nbconvert's ``lab`` HTML template ignores image metadata; the
+    base64 data are the same, so the HTML report stays self-contained. The caption is a
+    Markdown paragraph, "**Figure N.** caption", so it stays text in every format.
+    """
+    import base64
+    import html
+
+    from analysis.i18n import text
+
+    name = name[:-4] if name.lower().endswith(".png") else name
+    caption = text(f"figure.{name}.caption", language)
+    alt = text(f"figure.{name}.alt", language)
+    label = text("figure.label", language, number=number)
+
+    def build(path: Path):
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        image = {"image/png": data,
+                 "text/html": f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">',
+                 "text/plain": f"{label} {alt}"}
+        markdown = f"**{label}** {caption}"
+        return image, {"image/png": {"alt": alt}}, {"text/markdown": markdown, "text/plain": f"{label} {caption}"}
+
+    return build
