@@ -419,6 +419,10 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> list[BenchRe
         outcome = suite(unit, quick)
         results.extend(outcome if isinstance(outcome, list) else [outcome])
     targets = [] if only and only not in _bench_lavaan_targets.__name__ else _bench_lavaan_targets(info, quick)
+    if not only or only in "planning power coverage":
+        from benchmarks.planning import planning_targets
+
+        targets += planning_targets(quick)
     load_end = os.getloadavg()
     print(f"numpy_unit (20 inversions of a 300x300 matrix) = {unit:.4f} s on {platform.processor() or platform.machine()}")
     if results:

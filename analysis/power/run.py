@@ -85,7 +85,7 @@ def run_power(design: PowerDesign, instrument, *, n_workers: int | None = None, 
     try:
         from dask.distributed import as_completed
 
-        design_future, instrument_future = client.scatter([design, instrument], broadcast=True)
+        design_future, instrument_future = client.scatter([design, instrument], broadcast=True, hash=False)
         target_future = client.submit(design_truth, design_future, instrument_future, pure=False)
         futures = [client.submit(_task, design_future, instrument_future, n, reps, pure=False)
                    for n, reps in tasks]

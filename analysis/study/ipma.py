@@ -61,7 +61,8 @@ def _construct_performance(ctx: StudyContext, clean: pd.DataFrame, code: str) ->
 def ipma_analysis(ctx: StudyContext, structural, clean: pd.DataFrame,
                   boot: BootstrapResult | None) -> IPMAResult:
     """Importance (total effect on loyalty, bootstrap interval) against performance (0-100)."""
-    total = structural.effects.set_index("from_")
+    effects = structural.effects
+    total = effects[effects["to"] == TARGET].set_index("from_")
     rows = []
     for code in DRIVERS:
         if code not in total.index:
@@ -72,7 +73,7 @@ def ipma_analysis(ctx: StudyContext, structural, clean: pd.DataFrame,
                                  & (boot.summary["kind"] == "total")]
             if len(match):
                 low, high = float(match["ci_lower"].iloc[0]), float(match["ci_upper"].iloc[0])
-        effect = float(total.loc[code, "total"]) if total.loc[code, "to"] == TARGET else np.nan
+        effect = float(total.loc[code, "total"])
         rows.append({"driver": code, "total_effect": effect, "ci_lower": low, "ci_upper": high,
                      "performance": _construct_performance(ctx, clean, code)})
     table = pd.DataFrame(rows)
