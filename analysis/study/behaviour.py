@@ -26,6 +26,7 @@ from analysis.behaviour.survival import (
     kaplan_meier_retention,
     median_retention,
 )
+from analysis.i18n import text
 from analysis.seeding import stream_rng
 from analysis.simulate.crm import simulate_bgnbd
 from analysis.study.behaviour_attitudes import (
@@ -66,17 +67,20 @@ WEEKS_PER_YEAR = 52
 
 
 def behaviour_data(ctx, data) -> BehaviourData:
-    """The CRM of the study, or an explanation of why the chapter is skipped."""
+    """The CRM of the study, or an explanation of why the chapter is skipped.
+
+    ``note`` is a sentence for the reader in the report language (the data's
+    ``behaviour_note``, plus a remark when the survey cannot be linked to the CRM).
+    """
     if not ctx.settings.behaviour.enabled or data.crm is None:
-        return BehaviourData(False, data.behaviour_note or "No CRM data: the chapter is skipped.")
+        return BehaviourData(False, data.behaviour_note or text("narrative.behaviour.note.no_crm", ctx.language))
     crm = data.crm
     note = data.behaviour_note
     respondents = None
     if "customer_id" in data.responses:
         respondents = data.responses[["respondent_id", "customer_id"]].dropna()
     else:
-        note += (" The survey export has no customer_id column, so attitudes cannot be linked "
-                 "to purchases; only the CRM part is shown.")
+        note += " " + text("narrative.behaviour.note.no_customer_id", ctx.language)
     truth = crm.truth if crm.customer_truth is not None else None
     return BehaviourData(True, note.strip(), crm.customers, crm.orders, crm.sessions, crm.deliveries,
                          crm.complaints, pd.Timestamp(crm.truth["observation_end"]), crm.customer_truth,

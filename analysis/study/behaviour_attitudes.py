@@ -22,6 +22,7 @@ from analysis.behaviour.segments import (
     segment_profile,
     web_behaviour_profile,
 )
+from analysis.i18n import format_number, format_percent, text
 from analysis.study.behaviour_results import (
     BehaviourData,
     CLVResults,
@@ -225,62 +226,60 @@ def model_table(links: AttitudeBehaviourResults) -> pd.DataFrame:
 
 def practical_reading(rfm: RFMResults, clv: CLVResults, retention: RetentionResults,
                       links: AttitudeBehaviourResults | None, bias: pd.DataFrame | None,
-                      service: pd.DataFrame | None, segments: SegmentResults | None) -> str:
-    """The chapter's results in the terms of the CRM essays, as Markdown bullets."""
+                      service: pd.DataFrame | None, segments: SegmentResults | None, *,
+                      language: str = "en") -> str:
+    """The chapter's results in the terms of the CRM essays, as Markdown bullets.
+
+    The sentences come from the catalog (``narrative.practice.*``) in ``language``, with
+    shares and coefficients formatted for that language.
+    """
+    def say(key: str, **values) -> str:
+        return text(f"narrative.practice.{key}", language, **values)
+
+    def pct(share) -> str:
+        return format_percent(share, language)
+
     repeat = rfm.repeat.query("grouping == 'all customers' and window == '12 months'")["repeat_rate"].iloc[0]
     top = clv.concentration.query("top_share_of_customers == 0.2")["share_of_total_clv"].iloc[0]
-    lines = [f"* **Most customers buy once.** {repeat:.0%} of customers bought again within 12 months of their "
-             "first order (a typical online store: 20-30%), so keeping churn low, as the essays urge, starts "
-             "with the second order."]
-    lines.append(f"* **Target the right customers.** The most valuable 20% of customers hold {top:.0%} of the "
-                 "expected value over the CLV horizon; P(alive) and CLV tell the CRM team whom to keep and "
-                 "whom to win back, instead of treating everybody alike.")
+    lines = [say("buy_once", repeat=pct(repeat)), say("target", top=pct(top))]
     summary = retention.summary.set_index(["source", "group"])
-    who = {SURVEY: "survey respondents (measured satisfaction)", TRUE_ALL: "all customers (true satisfaction)"}
+    who = {SURVEY: "survey", TRUE_ALL: "true_all"}
     for source in (SURVEY, TRUE_ALL):
         keys = [(source, f"{level} satisfaction") for level in ("low", "high")]
         if all(k in summary.index for k in keys):
             low, high = (summary.loc[k, "retained_52w"] for k in keys)
-            heading = "Satisfied customers stay longer." if high > low else "Satisfaction and retention."
-            lines.append(f"* **{heading}** Among {who[source]}, {high:.0%} of the most satisfied third were still "
-                         f"buying a year after their first order, against {low:.0%} of the least satisfied third.")
+            lines.append(say("satisfied_stay" if high > low else "satisfaction_retention",
+                             who=say(f"who.{who[source]}"), high=pct(high), low=pct(low)))
             break
     if service is not None:
         rates = service.set_index("group")["repeat_rate"]
         if {"first order on time", "first order late"} <= set(rates.index):
-            lines.append(f"* **Service on the first order.** After an on-time first delivery "
-                         f"{rates['first order on time']:.0%} bought again within a year, after a late one "
-                         f"{rates['first order late']:.0%}; after a complaint that was resolved "
-                         f"{rates.get('complaint resolved', np.nan):.0%}, after one that was not "
-                         f"{rates.get('complaint unresolved', np.nan):.0%} (see the service table above).")
+            lines.append(say("service", on_time=pct(rates["first order on time"]),
+                             late=pct(rates["first order late"]),
+                             resolved=pct(rates.get("complaint resolved", np.nan)),
+                             unresolved=pct(rates.get("complaint unresolved", np.nan))))
     if links is not None:
         survey = links.correlations.query("method == 'pearson' and behaviour == 'repeat_12m'")
         survey = survey.set_index(["source", "attitude"])["r"]
         key = (SURVEY, "LOY") if (SURVEY, "LOY") in survey.index else (TRUE_ALL, "LOY")
         if key in survey.index:
-            whose = {SURVEY: "the respondents' survey score", TRUE_ALL: "the customers' true latent score"}
-            lines.append(f"* **Stated loyalty predicts buying, but weakly.** The correlation of loyalty "
-                         f"({whose[key[0]]}) with buying again within 12 months is r = {survey[key]:.2f}: "
-                         "intentions are a signal, not a forecast (Mittal & Kamakura 2001). Plan with the "
-                         "behaviour in the CRM; use the survey to explain it (trust, service, value).")
+            whose = {SURVEY: "survey", TRUE_ALL: "true_all"}
+            lines.append(say("stated_loyalty", whose=say(f"whose.{whose[key[0]]}"),
+                             r=format_number(survey[key], language, 2, bounded=True)))
     if bias is not None:
         sat = bias.set_index("measure")
         repeat_key = "repeat customer within 12 months (share)"
-        behaviour = (f"; in the CRM, respondents were {sat.loc[repeat_key, 'respondents']:.0%} repeat customers "
-                     f"against {sat.loc[repeat_key, 'all_customers']:.0%} of all customers" if repeat_key in sat.index
-                     else "")
+        behaviour = (say("crm_repeat", respondents=pct(sat.loc[repeat_key, "respondents"]),
+                         all=pct(sat.loc[repeat_key, "all_customers"])) if repeat_key in sat.index else "")
         if "true satisfaction (SD units)" in sat.index:
-            lines.append(f"* **Surveys hear the satisfied.** Respondents were "
-                         f"{sat.loc['true satisfaction (SD units)', 'difference']:+.2f} SD more satisfied than the "
-                         f"customer base, so survey averages flatter the firm{behaviour}.")
+            difference = float(sat.loc["true satisfaction (SD units)", "difference"])
+            lines.append(say("surveys_hear_satisfied", difference=format_number(difference, language, 2),
+                             behaviour=behaviour))
         elif behaviour:
-            lines.append(f"* **Who answers.** Linking the survey to the CRM shows whether respondents differ from "
-                         f"the customer base{behaviour}.")
+            lines.append(say("who_answers", behaviour=behaviour))
     if segments is not None:
         clv_rows = segments.table[segments.table["variable"] == "clv"].set_index("segment")["mean"]
         if {"high engagement", "low engagement"} <= set(clv_rows.index):
-            lines.append(f"* **Web behaviour segments the base.** Highly engaged visitors (more visits, pages and "
-                         f"dwell time) are worth {clv_rows['high engagement']:.1f} in expected value against "
-                         f"{clv_rows['low engagement']:.1f} for the least engaged: the click stream in the customer "
-                         "database is a cheap early signal of loyalty.")
+            lines.append(say("segments", high=format_number(clv_rows["high engagement"], language, 1),
+                             low=format_number(clv_rows["low engagement"], language, 1)))
     return "\n".join(lines)

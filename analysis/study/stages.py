@@ -9,10 +9,12 @@ return, so everything it shows is testable here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analysis.i18n import format_integer, format_number, text
 from analysis.instrument import Instrument
 from analysis.measurement import (
     average_variance_extracted,
@@ -64,7 +66,8 @@ class StudyData:
     ``crm`` is the customer database the behavioural chapter analyses: simulated
     together with the survey (``linked_truth`` then holds the response-bias truth), or the
     client's own export (``behaviour.crm_path``); ``behaviour_note`` says where it came
-    from, or why there is none.
+    from, or why there is none. ``source`` and ``behaviour_note`` are sentences for the
+    reader, in the report language; they name files and folders, never absolute paths.
     """
 
     responses: pd.DataFrame
@@ -93,6 +96,7 @@ def load_study_data(ctx: StudyContext) -> StudyData:
     included). A file-based study reads the client's CRM export from ``crm_path``.
     """
     s = ctx.settings
+    lang = ctx.language
     behaviour = s.behaviour.enabled
     if s.data.source == "simulated":
         n = s.simulation.sample_size
@@ -104,34 +108,35 @@ def load_study_data(ctx: StudyContext) -> StudyData:
             linked = simulate_linked_study(ctx.instrument, sample_size=n, **settings, **common)
             write_linked_study(linked, folder)
             sim = linked.survey
-            source = (f"simulated (seed {ctx.seed}): {len(sim.responses)} respondents drawn from "
-                      f"{settings['n_customers']:,} simulated customers observed for {settings['months']} months; "
-                      f"stored in {folder}")
-            note = (f"Simulated CRM database of {settings['n_customers']:,} customers linked to the survey by a "
-                    f"pseudonymous customer_id (response bias {settings['response_bias']:g} log-odds per SD of "
-                    "satisfaction).")
+            # reader-visible sentences in the report language; the folder by name, never its absolute path
+            source = text("narrative.data.source_linked", lang, seed=str(ctx.seed),
+                          respondents=format_integer(len(sim.responses), lang),
+                          customers=format_integer(settings["n_customers"], lang),
+                          months=format_integer(settings["months"], lang), folder=folder.name)
+            note = text("narrative.behaviour.note.linked", lang,
+                        customers=format_integer(settings["n_customers"], lang),
+                        bias=format_number(settings["response_bias"], lang, 2))
             return StudyData(sim.responses, source, sim.truth, sim.respondent_truth, crm=linked.crm,
                              linked_truth=linked.truth, behaviour_note=note)
         from analysis.simulate import write_simulated_survey
 
         sim = simulate_survey(ctx.instrument, n=n, **common)
         write_simulated_survey(sim, folder)
-        return StudyData(sim.responses, f"simulated (seed {ctx.seed}, n = {len(sim.responses)}); stored in {folder}",
-                         sim.truth, sim.respondent_truth,
-                         behaviour_note="The behavioural chapter is switched off (behaviour.enabled: false).")
+        source = text("narrative.data.source_simulated", lang, seed=str(ctx.seed),
+                      respondents=format_integer(len(sim.responses), lang), folder=folder.name)
+        return StudyData(sim.responses, source, sim.truth, sim.respondent_truth,
+                         behaviour_note=text("narrative.behaviour.note.off", lang))
     from analysis.data.ingest import load_survey_file
 
     frame, report = load_survey_file(s.data.path, ctx.instrument, format=s.data.format)
-    source = f"file {report.source} (SHA-256 {report.sha256[:12]}...)"
-    crm, note = None, "The behavioural chapter is switched off (behaviour.enabled: false)."
+    source = text("narrative.data.source_file", lang, file=Path(str(report.source)).name, sha=report.sha256[:12])
+    crm, note = None, text("narrative.behaviour.note.off", lang)
     if behaviour and s.behaviour.crm_path is not None:
         crm = read_crm_export(s.behaviour.crm_path)
-        note = f"CRM export read from {s.behaviour.crm_path} ({len(crm.orders):,} orders)."
+        note = text("narrative.behaviour.note.crm_export", lang, folder=Path(s.behaviour.crm_path).name,
+                    orders=format_integer(len(crm.orders), lang))
     elif behaviour:
-        note = ("Behavioural loyalty needs the client's CRM export (orders with customer_id, timestamp and "
-                "amount; optionally customers and sessions) in a folder named by behaviour.crm_path in the "
-                "client profile, and a customer_id column in the survey export to link the two. "
-                "None was given, so this chapter is skipped.")
+        note = text("narrative.behaviour.note.no_crm_export", lang)
     return StudyData(frame, source, notes=tuple(report.notes), crm=crm, behaviour_note=note)
 
 
