@@ -10,7 +10,7 @@ import pytest
 
 from analysis.i18n import LANGUAGES, catalog, check_catalog, text
 from analysis.study import behaviour as chapter
-from analysis.study import robustness, stages
+from analysis.study import recovery, robustness, stages
 from analysis.study.display import (
     MARK_NO,
     MARK_YES,
@@ -53,7 +53,7 @@ def run(tmp_path_factory, make_context):
     models = {"measurement (CFA)": measurement.cfa, "structural (SEM)": structural.sem}
     stages.fit_table(ctx, models)
     boot = stages.indirect_effects(ctx, structural, clean, data.truth)
-    stages.recovery_table(ctx, data.truth, structural, boot)
+    recovery.recovery_analysis(ctx, data.truth, structural, boot, stages.EFFECT_PAIRS)
     syntax = stages.structural_model_syntax_for(ctx, data)
     robustness.invariance_by_group(ctx, clean, group="gender")
     robustness.missing_data_sensitivity(ctx, clean, syntax, structural.sem)

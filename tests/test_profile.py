@@ -75,7 +75,9 @@ def test_settings_are_typed_and_serialise_to_plain_values(tmp_path):
     assert set(plain) == set(SCHEMA) | {"profile_path"}
     assert plain["data"]["path"] is None and plain["survey"]["instrument"].endswith("instrument.yaml")
     flat = [v for section in plain.values() if isinstance(section, dict) for v in section.values()]
-    assert all(v is None or type(v) in (str, int, float, bool) for v in flat)
+    plain = (str, int, float, bool)
+    assert all(v is None or type(v) in plain or (type(v) in (list, dict) and all(
+        type(x) in plain for x in (v.values() if isinstance(v, dict) else v))) for v in flat)
 
 
 def test_data_file_path_is_resolved_next_to_the_profile(tmp_path):

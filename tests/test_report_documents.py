@@ -22,7 +22,7 @@ import yaml
 from conftest import write_profile
 
 from analysis.i18n import text
-from analysis.paths import CLIENTS_DIR
+from analysis.paths import CLIENTS_DIR, PROJECT_ROOT
 from analysis.report.build import build_report
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     for language in LANGUAGES:
         client = f"docs-{language.lower()}"
         profile = write_profile(tmp / "clients", client, report={**base["report"], "language": language,
-                                                                  "logo": str(CLIENTS_DIR / base["report"]["logo"])},
+                                                                  "logo": str(PROJECT_ROOT / base["report"]["logo"])},
                                 simulation={"sample_size": 300}, analysis={"seed": 5, "bootstrap_draws": 50},
                                 behaviour={"n_customers": 2000})
         out[language] = build_report(client=str(profile), output_root=tmp / "out", renderer="nbconvert")

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from analysis.instrument import load_instrument
 from analysis.sem import StructuralEquationModel
 from analysis.simulate import simulate_survey, structural_model_syntax
-from analysis.study import stages
+from analysis.study import recovery, stages
 
 PROJECT_SEED = 20240601  # the default client's seed (reports/clients/default.yml)
 
@@ -58,7 +58,7 @@ def run(tmp_path_factory, make_context):
     structural = stages.structural_analysis(ctx, screening.clean, data.truth)
     stages.fit_table(ctx, {"cfa": measurement.cfa, "sem": structural.sem})
     boot = stages.indirect_effects(ctx, structural, screening.clean, data.truth)
-    stages.recovery_table(ctx, data.truth, structural, boot)
+    recovery.recovery_analysis(ctx, data.truth, structural, boot, stages.EFFECT_PAIRS)
     return out, data, screening
 
 

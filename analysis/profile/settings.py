@@ -259,7 +259,9 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """Nested ``{section: {key: value}}`` with paths as strings (for the manifest)."""
         def plain(value: Any) -> Any:
-            return str(value) if isinstance(value, Path) else value
+            if isinstance(value, Path):
+                return str(value)
+            return list(value) if isinstance(value, tuple) else value
         return {name: {key: plain(value) for key, value in dataclasses.asdict(getattr(self, name)).items()}
                 for name in SCHEMA} | {"profile_path": str(self.source_path)}
 

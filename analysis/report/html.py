@@ -180,6 +180,7 @@ def render_html(copy: nbformat.NotebookNode, resource_dir: Path, language: str, 
     except Exception as exc:  # nbconvert raises many types; report one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise RenderError(f"nbconvert failed: {type(exc).__name__}: {first}") from exc
+    page = re.sub(r"<html\b[^>]*>", f'<html lang="{html.escape(language)}">', page, count=1)
     toc = _table_of_contents(page, language)
     page = page.replace(TOC_MARKER, toc, 1) if TOC_MARKER in page else page.replace("<main>", "<main>\n" + toc, 1)
     return page.replace("<main>", "<main>\n" + header, 1) if header else page

@@ -635,7 +635,14 @@ def _v_recovery(table, work):
                         "estimate": table["estimate"].to_numpy()})
     if {"ci_lower", "ci_upper"} <= set(table) and table["ci_lower"].notna().any():
         out["ci"] = [work.ci(lo, hi) for lo, hi in zip(table["ci_lower"], table["ci_upper"], strict=True)]
-    out["difference"] = table["difference"].to_numpy() if "difference" in table else out["estimate"] - out["true"]
+    if "design_true" in table:  # the truth check: sampling error and design effects apart
+        out.insert(2, "design_true", table["design_true"].to_numpy())
+        out["sampling_error"] = table["sampling_error"].to_numpy()
+        out["design_effect"] = table["design_effect"].to_numpy()
+        out["covers_design"] = [work.mark(bool(v)) for v in table["covers_design"]]
+        work.kinds.update({"design_true": "b2", "sampling_error": "b2", "design_effect": "b2"})
+    else:
+        out["difference"] = table["difference"].to_numpy() if "difference" in table else out["estimate"] - out["true"]
     work.kinds.update({"true": "b2", "estimate": "b2", "difference": "b2"})
     return out
 

@@ -122,7 +122,7 @@ def findings(ctx: StudyContext, result: IPMAResult, measurement, structural, scr
     lines = [
         text("findings.drivers", lang, target=name_of(TARGET, lang),
              ranking=_ranking(table, name, lang)),
-        text("findings.strongest", lang, driver=name[strongest["driver"]],
+        text("findings.strongest", lang, driver=_sentence_start(name[strongest["driver"]], lang),
              effect=format_number(strongest["total_effect"], lang, 2, bounded=True),
              interval=_interval(strongest, lang)),
         text("findings.certainty", lang, n=format_integer(result.n, lang),
@@ -130,7 +130,7 @@ def findings(ctx: StudyContext, result: IPMAResult, measurement, structural, scr
              r2=format_number(result.r2_target, lang, 2, bounded=True),
              certain=len(sure), drivers=len(table),
              fit=text("findings.fit_good" if fits_well else "findings.fit_weak", lang)),
-        text("findings.priority", lang, driver=name[first["driver"]],
+        text("findings.priority", lang, driver=_sentence_start(name[first["driver"]], lang),
              performance=format_number(first["performance"], lang, 0),
              effect=format_number(first["total_effect"], lang, 2, bounded=True)),
     ]
@@ -144,6 +144,10 @@ def findings(ctx: StudyContext, result: IPMAResult, measurement, structural, scr
         lines.append(text("findings.measured_only", lang, levers=_join(
             [f"{name[r.construct]} ({format_number(r.performance, lang, 0)})" for r in others.itertuples()], lang)))
     return "\n".join(f"* {line}" for line in lines)
+
+
+def _sentence_start(words: str, language: str) -> str:
+    return words[:1].upper() + words[1:] if language == "en" else words
 
 
 def name_of(code: str, language: str) -> str:

@@ -52,7 +52,7 @@ from analysis.study.context import StudyContext
 __all__ = [
     "StudyData", "load_study_data", "data_overview", "screen", "MeasurementResults",
     "measurement_analysis", "StructuralResults", "structural_analysis", "indirect_effects",
-    "recovery_table", "fit_table", "structural_model_syntax_for", "measurement_model_syntax_for", "screening_confusion", "EFFECT_PAIRS",
+    "fit_table", "structural_model_syntax_for", "measurement_model_syntax_for", "screening_confusion", "EFFECT_PAIRS",
 ]
 
 #: Effects whose indirect and total parts the report bootstraps (cause, outcome).
@@ -291,25 +291,3 @@ def _true_effects(truth: GroundTruth) -> dict[tuple[str, str, str], float]:
     table = truth.indirect_effects(EFFECT_PAIRS)
     return {(r.from_, r.to, kinds[r.effect]): float(r.est) for r in table.itertuples() if r.effect in kinds}
 
-
-def recovery_table(ctx: StudyContext, truth: GroundTruth, structural: StructuralResults,
-                   boot: BootstrapResult | None) -> pd.DataFrame:
-    """Every true structural parameter beside its estimate (simulated data only)."""
-    rows = []
-    for rec in structural.paths.itertuples():
-        name = f"{rec.lhs} ~ {rec.rhs}" if rec.op == "~" else f"{rec.lhs} =~ {rec.rhs}"
-        rows.append({"parameter": name, "true": rec.true, "estimate": rec.std_all})
-    true_r2 = truth.r_squared()
-    for name, value in structural.sem.r2_.items():
-        if name in true_r2.index:
-            rows.append({"parameter": f"R2 {name}", "true": float(true_r2[name]), "estimate": float(value)})
-    if boot is not None:
-        true = _true_effects(truth)
-        for rec in boot.summary.itertuples():
-            if rec.kind != "direct":
-                rows.append({"parameter": f"{rec.kind} {rec.from_} -> {rec.to}",
-                             "true": true.get((rec.from_, rec.to, rec.kind), np.nan), "estimate": rec.est,
-                             "ci_lower": rec.ci_lower, "ci_upper": rec.ci_upper})
-    table = pd.DataFrame(rows)
-    table["difference"] = table["estimate"] - table["true"]
-    return ctx.save_table(table, "recovery")
