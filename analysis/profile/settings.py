@@ -108,7 +108,6 @@ class PowerSettings:
     screen: bool
     missing: str
     estimator: str
-    include_in_report: bool
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,6 @@ SCHEMA: dict[str, Section] = {
             "screen": Field("bool", True),
             "missing": Field("choice", "listwise", choices=("listwise", "fiml")),
             "estimator": Field("choice", "ML", choices=("ML", "MLR")),
-            "include_in_report": Field("bool", False),
         },
         PowerSettings,
     ),
