@@ -41,7 +41,7 @@ from analysis.sem.engine.results import (
     wald_columns,
 )
 from analysis.sem.engine.robust_fit import robust_result
-from analysis.sem.engine.scoring import secant_scoring
+from analysis.sem.engine.scoring import halving_step, secant_scoring
 from analysis.sem.engine.start import start_values
 from analysis.sem.fitted import FittedSEM
 from analysis.sem.engine.bounds import bounds_of, optimize_within_bounds, violated
@@ -214,17 +214,12 @@ class SEMEngine(FittedSEM):
                 step = -np.linalg.solve(hessian, grad)
             except np.linalg.LinAlgError:
                 return x, np.inf, iteration
-            t = 1.0
-            for _ in range(40):
-                trial = x + t * step
-                trial_value, trial_grad = self._value_and_gradient(trial)
-                if trial_value <= value + 1e-13 * max(1.0, abs(value)):
-                    break
-                t /= 2
-            else:
+            found = halving_step(self, x, step, value)
+            if found is None:
                 return x, step_size, iteration
-            x, value, grad = trial, trial_value, trial_grad
-            step_size = float(np.max(np.abs(t * step) / np.maximum(1.0, np.abs(x))))
+            moved = found[0] - x
+            x, value, grad = found
+            step_size = float(np.max(np.abs(moved) / np.maximum(1.0, np.abs(x))))
             if step_size < step_tol:
                 break
         return x, step_size, iteration

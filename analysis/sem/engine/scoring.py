@@ -12,7 +12,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["secant_scoring"]
+__all__ = ["halving_step", "secant_scoring"]
+
+
+def halving_step(engine, x: np.ndarray, step: np.ndarray, value: float):
+    """``x + t * step`` for the largest t in 1, 1/2, 1/4, ... that does not increase the objective.
+
+    Returns (trial, its value, its gradient), or None when 40 halvings find no such point.
+    """
+    t = 1.0
+    for _ in range(40):
+        trial = x + t * step
+        trial_value, trial_grad = engine._value_and_gradient(trial)
+        if trial_value <= value + 1e-13 * max(1.0, abs(value)):
+            return trial, trial_value, trial_grad
+        t /= 2
+    return None
 
 
 def secant_scoring(engine, x: np.ndarray, metric: np.ndarray, *, step_tol: float,
@@ -31,15 +46,10 @@ def secant_scoring(engine, x: np.ndarray, metric: np.ndarray, *, step_tol: float
             step = -np.linalg.solve(metric, grad)
         except np.linalg.LinAlgError:
             return x, np.inf, iteration
-        t = 1.0
-        for _ in range(40):
-            trial = x + t * step
-            trial_value, trial_grad = engine._value_and_gradient(trial)
-            if trial_value <= value + 1e-13 * max(1.0, abs(value)):
-                break
-            t /= 2
-        else:
+        found = halving_step(engine, x, step, value)
+        if found is None:
             return x, step_size, iteration
+        trial, trial_value, trial_grad = found
         s, y = trial - x, trial_grad - grad
         x, value, grad = trial, trial_value, trial_grad
         step_size = float(np.max(np.abs(s) / np.maximum(1.0, np.abs(x))))
