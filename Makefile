@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .  # setuptools warns about every editable install
 	$(PY) -m ipykernel install --sys-prefix --name eloyalty --display-name "E-Loyalty (.venv)" >/dev/null
 	touch $(STAMP)
 
