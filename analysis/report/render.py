@@ -26,6 +26,7 @@ import secrets
 import shutil
 import subprocess
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -213,12 +214,18 @@ def render_documents(executed_ipynb: str | os.PathLike, folder: str | os.PathLik
                               language=report.language, accent=report.primary_color, header=header)
     done = {"html": html_info}
     page = (folder / "index.html").read_text(encoding="utf-8")
-    if "pdf" in report.formats:
-        from analysis.report.pdf import render_pdf
+    # pandoc runs as a separate process, so the Word document is made while WeasyPrint prints the PDF
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = {}
+        if "docx" in report.formats:
+            from analysis.report.docx import render_docx
 
-        done["pdf"] = render_pdf(page, folder / "report.pdf", report.language, report.primary_color)
-    if "docx" in report.formats:
-        from analysis.report.docx import render_docx
+            jobs["docx"] = pool.submit(render_docx, page, folder / "report.docx", settings)
+        if "pdf" in report.formats:
+            from analysis.report.pdf import render_pdf
 
-        done["docx"] = render_docx(page, folder / "report.docx", settings)
+            jobs["pdf"] = pool.submit(render_pdf, page, folder / "report.pdf", report.language, report.primary_color)
+        for name in ("pdf", "docx"):
+            if name in jobs:
+                done[name] = jobs[name].result()
     return done

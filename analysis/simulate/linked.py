@@ -50,7 +50,7 @@ from analysis.simulate.survey import (
 )
 from analysis.simulate.truth import GroundTruth
 
-__all__ = ["LinkedStudy", "simulate_linked_study", "write_linked_study", "read_linked_study",
+__all__ = ["LinkedStudy", "customer_latents", "simulate_linked_study", "write_linked_study", "read_linked_study",
            "crm_params_from_truth", "read_crm_export", "CRM_LATENTS", "SURVEY_ATTITUDES",
            "LINKED_TRUTH_FORMAT"]
 
@@ -111,7 +111,7 @@ def crm_params_from_truth(truth: GroundTruth, params: CRMParams | None = None,
     return dataclasses.replace(base, **changes)
 
 
-def _customer_latents(truth: GroundTruth, n: int, seed) -> pd.DataFrame:
+def customer_latents(truth: GroundTruth, n: int, seed) -> pd.DataFrame:
     """LOY and SAT from their joint normal, everything else conditionally on them."""
     rng = make_rng(seed)
     sigma = truth.latent_covariance().loc[["LOY", "SAT"], ["LOY", "SAT"]].to_numpy()
@@ -216,7 +216,7 @@ def simulate_linked_study(instrument=None, n_customers: int = 20000, months: int
         raise ConfigError(f"simulate_linked_study: the ground truth lacks latents {missing}; "
                           f"expected {list(CRM_LATENTS)} to drive purchasing")
     root = seed_sequence(random_state, "simulate_linked_study")
-    latents = _customer_latents(truth, int(n_customers), component_seed(root, "customer_latents"))
+    latents = customer_latents(truth, int(n_customers), component_seed(root, "customer_latents"))
     params = crm_params_from_truth(truth, crm_params, months)
     db = simulate_crm(int(n_customers), months, params,
                       latent=latents[list(CRM_LATENTS)].rename(columns=CRM_LATENTS),

@@ -53,6 +53,7 @@ from analysis.study.behaviour_results import (
     RetentionResults,
     RFMResults,
 )
+from analysis.study.behaviour_truth import behaviour_design_truth
 
 __all__ = ["BehaviourData", "behaviour_data", "crm_overview", "RFMResults", "rfm_analysis",
            "CLVResults", "clv_analysis", "attitude_scores", "RetentionResults",
@@ -217,6 +218,11 @@ def clv_analysis(ctx, bd: BehaviourData, rfm: RFMResults) -> CLVResults:
                                    "share_of_total_clv": ranked[:max(1, int(round(s * len(ranked))))].sum() / total}
                                   for s in (0.01, 0.05, 0.10, 0.20, 0.50)])
     check = _frequency_check(ctx, data, bgnbd)
+    if bd.simulated:  # what the fits target on this simulator, beside the backbone values
+        target = behaviour_design_truth(ctx)
+        for table in (bgnbd_table, spend_table):
+            table.insert(table.columns.get_loc("true") + 1, "design_true",
+                         [target.get(name, float("nan")) for name in table["parameter"]])
     ctx.save_table(bgnbd_table, "bgnbd")
     ctx.save_table(spend_table, "gamma_gamma")
     ctx.save_table(summary, "clv_summary")

@@ -973,7 +973,7 @@ def _v_parameters(table, work):
     if {"ci_lower", "ci_upper"} <= set(table):
         out["ci"] = [work.ci(lo, hi, lambda v, s=s: fmt(v, s))
                      for lo, hi, s in zip(table["ci_lower"], table["ci_upper"], shares, strict=True)]
-    for column in _present(table, "true", "estimate_pure_backbone"):
+    for column in _present(table, "true", "design_true", "estimate_pure_backbone"):
         out[column] = [fmt(v, s) for v, s in zip(table[column], shares, strict=True)]
     if "true" in table and table["true"].notna().any():
         work.note(f"table.{work.name}.truth")
