@@ -93,3 +93,18 @@ def test_intervals_cover_the_design_truth_at_the_nominal_rate(tmp_path, instrume
     relative = (table["bias_design"].abs() <= 0.02 * table["design_true"].abs()) | \
                (table["bias_design"].abs() <= 3 * table["mc_se_mean"])
     assert relative.all(), table[["parameter", "design_true", "bias_design", "mc_se_mean"]]
+
+
+@pytest.mark.slow
+def test_the_report_can_include_the_planning_section(tmp_path):
+    from analysis.report.build import build_report
+
+    profile = write_profile(tmp_path, "planned", report={"title": "Planned", "language": "zh-Hant", "formats": ["html"]},
+                            simulation={"sample_size": 200}, analysis={"seed": 3, "bootstrap_draws": 20, "n_jobs": 1},
+                            behaviour={"enabled": False},
+                            power={"in_report": True, "sample_sizes": [120, 240], "replications": 10})
+    folder = build_report(client=str(profile), output_root=tmp_path / "out", renderer="nbconvert")
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "規劃下一次研究" in page and "統計檢定力" in page
+    assert list(pd.read_csv(folder / "tables" / "power.csv").columns) == POWER_COLUMNS
+    assert (folder / "figures" / "power_curve.png").is_file()

@@ -108,6 +108,7 @@ class PowerSettings:
     screen: bool
     missing: str
     estimator: str
+    in_report: bool
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ SCHEMA: dict[str, Section] = {
             "screen": Field("bool", True),
             "missing": Field("choice", "listwise", choices=("listwise", "fiml")),
             "estimator": Field("choice", "ML", choices=("ML", "MLR")),
+            "in_report": Field("bool", False),
         },
         PowerSettings,
     ),
