@@ -121,7 +121,13 @@ def standardized_solution(fitted, *, level: float | None = None) -> pd.DataFrame
     std_of = _standardizer(fitted, rows, definitions)
     x = np.asarray(fitted.x_, dtype=float)
     est_std = std_of(x)
-    se = _delta_se(std_of, x, est_std, np.asarray(fitted.vcov_, dtype=float))
+    vcov = np.asarray(fitted.vcov_, dtype=float)
+    held = getattr(fitted, "at_bound_", np.zeros(len(x), dtype=bool))
+    if held.any():  # a parameter held at its bound has no sampling variance (lavaan: the constraint is active)
+        vcov = vcov.copy()
+        vcov[held, :] = 0.0
+        vcov[:, held] = 0.0
+    se = _delta_se(std_of, x, est_std, vcov)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, est_std / se, np.nan)
