@@ -27,6 +27,7 @@ __all__ = ["ExecutionInfo", "execute_notebook", "resolve_kernel", "failed_notebo
 
 _DEFAULT_KERNELS = ("python3", "eloyalty")
 _INJECTED_TAG = "injected-parameters"
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 log = logging.getLogger(__name__)
 
 
@@ -222,6 +223,11 @@ def execute_notebook(
     papermill_log = logging.getLogger("papermill")
     papermill_log.addFilter(unknown)
     started = time.perf_counter()
+    # The kernel computes with one BLAS thread: the report's matrices are small, the bootstrap
+    # already fills the cores with processes, and a fixed thread count keeps every floating-point
+    # reduction in the same order, so the same profile gives byte-identical tables on every run.
+    saved_env = {name: os.environ.get(name) for name in _BLAS_THREADS}
+    os.environ.update({name: "1" for name in _BLAS_THREADS})
     try:
         papermill.execute_notebook(
             notebook, output, parameters=values, cwd=os.fspath(cwd), kernel_name=name,
@@ -248,6 +254,11 @@ def execute_notebook(
             + (f"; partially executed notebook kept at {kept}" if kept else "")
         ) from None
     finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         papermill_log.removeFilter(unknown)
         if unknown.names:
             log.info("%s: parameters not declared in its parameters cell (injected anyway): "

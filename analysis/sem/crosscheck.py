@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import WorkbenchError
+from analysis.sem.engine.threads import single_threaded_blas
 
 __all__ = ["semopy_readable", "semopy_agreement", "AGREEMENT_TOLERANCE"]
 
@@ -39,6 +40,12 @@ def semopy_readable(fitted) -> str | None:
     return None
 
 
+def _magnitude(value: float) -> float:
+    if not np.isfinite(value) or abs(value) < 1e-9:
+        return 0.0 if np.isfinite(value) else value
+    return float(f"{value:.2g}")
+
+
 def semopy_agreement(fitted, data: pd.DataFrame) -> pd.DataFrame:
     """One row comparing the engine fit with a semopy refit of the same model and data.
 
@@ -54,7 +61,10 @@ def semopy_agreement(fitted, data: pd.DataFrame) -> pd.DataFrame:
     from analysis.sem.semopy_engine import StructuralEquationModel
 
     try:
-        other = StructuralEquationModel(fitted.model_syntax, estimator=fitted.estimator).fit(data)
+        # one BLAS thread: semopy's optimiser path then does not depend on thread scheduling, so the
+        # reported differences are the same on every run
+        with single_threaded_blas():
+            other = StructuralEquationModel(fitted.model_syntax, estimator=fitted.estimator).fit(data)
     except WorkbenchError as exc:
         return pd.DataFrame([{"engine": "workbench", "second_engine": "semopy", "note": f"semopy failed: {exc}"}])
     keys = ["lhs", "op", "rhs"]
@@ -66,7 +76,8 @@ def semopy_agreement(fitted, data: pd.DataFrame) -> pd.DataFrame:
     se = float(np.nanmax(np.abs(merged["se"] - merged["se_semopy"])))
     return pd.DataFrame([{
         "engine": "workbench", "second_engine": "semopy", "parameters": int(len(merged)),
-        "max_abs_est_difference": est, "max_abs_se_difference": se,
-        "chisq_difference": float(fitted.fit_["chisq"] - other.fit_["chisq"]),
+        # differences are reported to two significant digits and as 0 below 1e-9 (optimiser noise)
+        "max_abs_est_difference": _magnitude(est), "max_abs_se_difference": _magnitude(se),
+        "chisq_difference": _magnitude(float(fitted.fit_["chisq"] - other.fit_["chisq"])),
         "agree": bool(len(merged) == len(ours) and est < AGREEMENT_TOLERANCE),
     }])
