@@ -53,6 +53,10 @@ def _answers(data: pd.DataFrame, items: Sequence[str], purpose: str) -> np.ndarr
     if not items:
         raise ConfigError(f"{purpose}: expected at least one item column, got none")
     _require_columns(data, items, purpose)
+    selected = data[items]
+    if all(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+           for dtype in selected.dtypes):  # already numbers: nothing to check cell by cell
+        return selected.to_numpy(dtype=float, na_value=np.nan)
     matrix = np.empty((len(data), len(items)), dtype=float)
     for position, item in enumerate(items):
         column = data[item]
