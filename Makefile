@@ -7,16 +7,19 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 CLIENT     ?= default
+CLIENTS    ?=
+WORKERS    ?=
 JOBS       ?= 2
 ARGS       ?=
 # Jupyter refuses to start as root unless told; containers often run as root.
 ROOT_FLAG  := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup report test test-fast bench lab survey lock clean clean-all
+.PHONY: help setup report reports test test-fast bench lab survey lock clean clean-all
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 	@echo "  Variables: CLIENT=$(CLIENT) (reports/clients/<CLIENT>.yml), JOBS=$(JOBS), ARGS=... (passed to pytest / jupyter lab)"
+	@echo "             CLIENTS=\"a b\" (make reports: these profiles; default all), WORKERS=N (Dask workers; default all cores), FORCE=1 (rebuild unchanged)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON_SYS) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
@@ -29,8 +32,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the pinned requirements (done automatically)
 
-report: $(STAMP) ## Run the study notebook and render reports/_output/$(CLIENT)/ (CLIENT=default)
-	$(PY) -m analysis report --client $(CLIENT)
+report: $(STAMP) ## Run the study notebook and render reports/_output/$(CLIENT)/ (CLIENT=default; several names: a batch)
+	$(if $(word 2,$(CLIENT)),$(MAKE) --no-print-directory reports CLIENTS="$(CLIENT)",$(PY) -m analysis report --client $(CLIENT))
+
+reports: $(STAMP) ## Render every client profile in parallel on Dask, skipping unchanged ones (CLIENTS="a b", WORKERS=N, FORCE=1)
+	$(PY) -m analysis batch $(if $(strip $(CLIENTS)),--clients "$(strip $(CLIENTS))") $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force)
 
 test: $(STAMP) ## Run the whole test suite (unit, lavaan parity, recovery, end-to-end)
 	$(PY) -m pytest -n $(JOBS) -q $(ARGS)

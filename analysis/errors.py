@@ -19,11 +19,23 @@ Which type, by what went wrong (the same on every route through the code):
 Messages name the file, row/column or key, say what was expected and what was
 received, e.g. ``reports/clients/acme.yml: key 'sample_size': expected an integer
 >= 50, got 'many'``.
+
+Every message is one line of at most :data:`MESSAGE_LIMIT` characters, whoever raises
+it: :class:`WorkbenchError` collapses line breaks and cuts a longer message with an
+ellipsis, keeping its start (which names the file or key). Values quoted in a message
+go through :func:`shorten` first, so that a 200 kB cell or an expanded YAML alias never
+reaches the terminal. Several problems found at once (all of a profile's) travel on
+``exc.problems``, the full list, while the message counts them.
 """
 
 from __future__ import annotations
 
+import reprlib
+
 __all__ = [
+    "MESSAGE_LIMIT",
+    "shorten",
+    "one_line",
     "WorkbenchError",
     "ConfigError",
     "DataError",
@@ -34,10 +46,57 @@ __all__ = [
 ]
 
 
+#: Longest message a user is shown (characters), the ``error: `` prefix included on the CLI.
+MESSAGE_LIMIT = 300
+_ELLIPSIS = "\u2026"
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 3, 6, 6, 6, 6
+_REPR.maxstring, _REPR.maxother = 200, 200
+
+
+def shorten(value, limit: int = 60) -> str:
+    """A bounded ``repr(value)`` on one line, cut to ``limit`` characters with an ellipsis.
+
+    The way to quote a user's value in a message: strings keep their quotes, and a huge
+    value is never rendered in full. :mod:`reprlib` bounds the depth and the items shown,
+    so a nested YAML alias expansion ("billion laughs") costs nothing to quote.
+    """
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # 3, not np.int64(3)
+    return one_line(_REPR.repr(value), limit)
+
+
+def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` with runs of whitespace (line breaks included) collapsed, cut to ``limit``."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + _ELLIPSIS
+
+
 class WorkbenchError(ValueError):
-    """Base class for errors caused by user input; shown without a traceback."""
+    """Base class for errors caused by user input; shown without a traceback.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong; made one line of at most :data:`MESSAGE_LIMIT` characters.
+    problems : list of str, optional
+        Every problem when several were found at once (default: just ``message``),
+        kept whole for summaries and tests.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, problems: list[str] | None = None):
+        text = one_line(message)
+        super().__init__(text)
+        self.problems = list(problems) if problems else [text]
+
+    def __reduce__(self):  # keep ``problems`` across processes (batch workers)
+        return _rebuild, (type(self), str(self), self.problems)
+
+
+def _rebuild(cls, message, problems):
+    return cls(message, problems=problems)
 
 
 class ConfigError(WorkbenchError):
@@ -72,5 +131,5 @@ def check_choice(name: str, value, allowed, *, error: type[WorkbenchError] = Con
     """
     allowed = tuple(allowed)
     if value not in allowed:
-        raise error(f"{name}: expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        raise error(f"{name}: expected one of {', '.join(repr(a) for a in allowed)}, got {shorten(value)}")
     return value

@@ -423,6 +423,14 @@ def run_benchmarks(quick: bool = False, only: str | None = None) -> list[BenchRe
         from benchmarks.planning import planning_targets
 
         targets += planning_targets(quick)
+    if not only or only in "report":
+        from benchmarks.report import report_targets
+
+        targets += report_targets(quick)
+    if not only or only in "batch":
+        from benchmarks.batch import batch_targets
+
+        targets += batch_targets(quick)
     load_end = os.getloadavg()
     print(f"numpy_unit (20 inversions of a 300x300 matrix) = {unit:.4f} s on {platform.processor() or platform.machine()}")
     if results:

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+
+# Profiles written by tests live in pytest's temporary folders, outside the project, where
+# load_profile refuses to read; this variable (analysis.profile.settings.ALLOWED_ROOTS_ENV) allows
+# them, in this process and in the report kernels it starts. Only the test suite sets it.
+os.environ.setdefault("ELOYALTY_ALLOWED_ROOTS", str(Path(tempfile.gettempdir()).resolve()))
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 REFERENCE_DATA = REFERENCE_DIR / "data"

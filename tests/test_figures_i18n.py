@@ -472,3 +472,18 @@ def test_save_figure_outside_a_notebook_only_writes_and_counts(tmp_path):
     ctx = _context(tmp_path, "en")
     ctx.save_figure(_small_figure(), "any_name")
     assert (tmp_path / "figures" / "any_name.png").is_file() and ctx.figure_count == 1
+
+
+def test_every_figure_is_written_identically_by_the_figure_writer(tmp_path):
+    """A report run saves figures in a helper process (analysis.plots.writer): every figure
+    must survive pickling, and the PNG must be the same bytes as a save in line."""
+    from analysis.plots import save_figure
+    from analysis.plots.writer import FigureWriter
+
+    with FigureWriter() as writer:
+        futures = {name: writer.submit(build("zh-Hant"), tmp_path / "helper", name)
+                   for name, build in sorted(FIGURES.items())}
+        written = {name: future.result() for name, future in futures.items()}
+    for name, build in sorted(FIGURES.items()):
+        in_line = save_figure(build("zh-Hant"), tmp_path / "in_line", name)
+        assert written[name].read_bytes() == in_line.read_bytes(), name

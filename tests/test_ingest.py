@@ -62,8 +62,8 @@ def _write(frame: pd.DataFrame, path) -> None:
         pyreadstat.write_sav(frame, str(path))
 
 
-@pytest.mark.parametrize("suffix, fmt", [(".csv", "csv"), (".xlsx", "excel"),
-                                         (".parquet", "parquet"), (".sav", "spss")])
+@pytest.mark.parametrize("suffix, fmt", [(".csv", "csv"), (".xlsx", "xlsx"),
+                                         (".parquet", "parquet"), (".sav", "sav")])
 def test_each_format_round_trips(tmp_path, responses, instrument, suffix, fmt):
     path = tmp_path / f"export{suffix}"
     _write(responses, path)
@@ -158,14 +158,14 @@ def test_unknown_extension_names_file_and_formats(tmp_path):
     path = tmp_path / "answers.json"
     path.write_text("{}")
     with pytest.raises(DataError, match=r"answers\.json: unrecognised file extension '\.json'.*"
-                                        r"csv \(\.csv.*excel.*parquet.*spss \(\.sav"):
+                                        r"csv \(\.csv.*xlsx.*parquet.*sav \(\.sav"):
         read_table(path)
 
 
 @pytest.mark.parametrize("name, content, expected", [
     ("empty.csv", b"", r"empty\.csv: the file is empty"),
     ("header.csv", b"EFF1,EFF2\n", r"header\.csv: no data rows"),
-    ("broken.xlsx", b"not a zip archive", r"broken\.xlsx: cannot read as excel"),
+    ("broken.xlsx", b"not a zip archive", r"broken\.xlsx: not an Excel workbook"),
     ("broken.parquet", b"PAR1 nonsense", r"broken\.parquet: cannot read as parquet"),
 ])
 def test_unreadable_files_raise_data_error(tmp_path, name, content, expected):
@@ -223,7 +223,7 @@ def test_missing_column_suggests_close_match(responses, instrument):
     message = str(caught.value)
     assert message.startswith("responses.csv: 2 required item column(s) missing")
     assert "column 'SAT2' not found; did you mean 'SAT_2'?" in message
-    assert "column 'LOY4' not found" in message and "column_map={'SAT_2': 'SAT2'}" in message
+    assert "column 'LOY4' not found" in message and "data.columns: {SAT2: SAT_2}" in message
 
 
 def test_column_map_unknown_source_column(tmp_path, responses, instrument):

@@ -194,8 +194,9 @@ def test_improper_solutions_are_reported(hs_ordinal):
     assert any("Heywood" in note and "x1" in note for note in heywood.warnings_)
     assert any(p.kind == "std_out_of_range" and p.where == "visual =~ x1" for p in heywood.problems_)
     assert {p.message for p in heywood.problems_} <= set(heywood.warnings_)
-    unidentified = OrdinalCFA("visual =~ NA*x1 + x2 + x3\ntextual =~ x4 + x5 + x6").fit(hs_ordinal)
-    assert any("not be identified" in note for note in unidentified.warnings_)
+    # not identified (free first loading and free factor variance): an error naming them, never estimates
+    with pytest.raises(ModelError, match="not identified.*visual ~~ visual.*visual =~ x1"):
+        OrdinalCFA("visual =~ NA*x1 + x2 + x3\ntextual =~ x4 + x5 + x6").fit(hs_ordinal)
 
 
 @pytest.mark.parametrize("model, message", [

@@ -100,7 +100,7 @@ def test_wrong_type_names_key_expectation_and_received_value(tmp_path):
     message = error_of(tmp_path, MINIMAL.replace("seed: 7", "seed: abc"))
     assert message.endswith("acme.yml: analysis.seed: expected an integer >= 0, got 'abc' (str)")
     boolean = error_of(tmp_path, MINIMAL + "simulation:\n  sample_size: true\n")
-    assert "simulation.sample_size: expected an integer between 50 and 100000, got True (bool)" \
+    assert "simulation.sample_size: expected an integer between 100 and 100000, got True (bool)" \
         in boolean
     language = error_of(tmp_path, MINIMAL.replace("  title: Acme loyalty study",
                                                   "  title: Acme\n  language: fr"))
@@ -109,7 +109,7 @@ def test_wrong_type_names_key_expectation_and_received_value(tmp_path):
 
 
 @pytest.mark.parametrize("section, key, value, expected", [
-    ("simulation", "sample_size", "10", "an integer between 50 and 100000, got 10 (int)"),
+    ("simulation", "sample_size", "10", "an integer between 100 and 100000, got 10 (int)"),
     ("simulation", "careless_share", "0.7", "a number between 0 and 0.5, got 0.7 (float)"),
     ("analysis", "ci_level", "1.5", "a number between 0.5 and 0.999, got 1.5 (float)"),
     ("analysis", "n_jobs", "0", "an integer between 1 and 64, got 0 (int)"),

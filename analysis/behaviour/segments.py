@@ -232,4 +232,6 @@ def segment_profile(profile: pd.DataFrame, segments: pd.Series,
     tidy.loc[suppressed, ["mean", "sd", "n"]] = np.nan
     tidy.loc[small_base, "segment_size"] = np.nan
     tidy["suppressed"] = suppressed
-    return tidy[["segment", "segment_size", "variable", "n", "mean", "sd", "suppressed"]]
+    tidy = tidy[["segment", "segment_size", "variable", "n", "mean", "sd", "suppressed"]]
+    tidy.attrs.update(suppressed=int(suppressed.sum()), min_cell_size=int(min_cell))  # for the table's note
+    return tidy

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.atomic import atomic_write_text
-from analysis.errors import ConfigError, ModelError
+from analysis.errors import ConfigError, ModelError, shorten
 from analysis.sem.bootstrap import BootstrapResult, bootstrap_effects
 from analysis.sem.engine import SEMEngine
 
-__all__ = ["format_summary", "write_fit_outputs", "run_fit"]
+__all__ = ["format_summary", "write_fit_outputs", "read_model_file", "run_fit", "run_invariance"]
 
 _FIT_LINES = [
     ("Estimator", "estimator", "{}"), ("Observations used", "n", "{:.0f}"),
@@ -147,6 +147,50 @@ def _model_frame(frame: pd.DataFrame, syntax: str, source: str) -> pd.DataFrame:
     return numeric_columns(frame, [c for c in frame.columns if c in names], source=source)
 
 
+#: Largest model file read (bytes): lavaan syntax is a page of text, not data.
+MAX_MODEL_BYTES = 1024 * 1024
+
+
+def read_model_file(model: str | Path) -> str:
+    """The model syntax of a file: UTF-8 text that is not empty; one-line errors naming the file.
+
+    Raises
+    ------
+    ConfigError
+        The file does not exist, is a folder, is too large, is not UTF-8 (the byte offset
+        is named) or holds no model statements.
+    """
+    path = Path(model)
+    if not path.is_file():
+        what = "is a folder, expected a file with lavaan model syntax" if path.is_dir() else "not found"
+        raise ConfigError(f"--model {path}: model file {what}")
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise ConfigError(f"--model {path}: the file is {path.stat().st_size // 1024} kB; expected model syntax "
+                          f"of at most {MAX_MODEL_BYTES // 1024} kB")
+    try:
+        syntax = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--model {path}: not valid UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save the model file as UTF-8") from None
+    statements = [line.split("#")[0].split("!")[0].strip() for line in syntax.splitlines()]
+    if not any(statements):
+        raise ConfigError(f"--model {path}: the model file has no model statements (it is empty or only "
+                          "comments); expected lavaan syntax such as 'f =~ x1 + x2 + x3'")
+    return syntax
+
+
+def _check_out_folder(out: str | Path) -> None:
+    """``--out`` must be a folder (existing or new), never an existing file: checked before any work."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path}: is an existing file; expected an output folder (existing or new)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {path}: {parent} is a file; expected an output folder")
+            break
+
+
 def run_fit(data: str | Path, model: str | Path, out: str | Path, *, estimator: str | None = None,
             group: str | None = None, group_equal: str = "", ordered: str | None = None,
             missing: str = "listwise", bootstrap: int = 0, seed: int = 1, n_jobs: int = 2,
@@ -156,10 +200,8 @@ def run_fit(data: str | Path, model: str | Path, out: str | Path, *, estimator: 
     from analysis.sem.api import fit_model
     from analysis.sem.bootstrap import bootstrap_defined
 
-    model_path = Path(model)
-    if not model_path.is_file():
-        raise ConfigError(f"model file not found: {model_path}")
-    syntax = model_path.read_text(encoding="utf-8")
+    syntax = read_model_file(model)
+    _check_out_folder(out)
     frame = _model_frame(read_table(data), syntax, str(data))
     equal = tuple(part.strip() for part in group_equal.split(",") if part.strip())
     fitted = fit_model(frame, syntax, estimator=estimator, group=group, group_equal=equal, ordered=ordered,
@@ -201,13 +243,13 @@ def run_invariance(data: str | Path, model: str | Path, group: str, out: str | P
     from analysis.data.ingest import read_table
     from analysis.sem.invariance import measurement_invariance
 
-    model_path = Path(model)
-    if not model_path.is_file():
-        raise ConfigError(f"model file not found: {model_path}")
-    frame = _model_frame(read_table(data), model_path.read_text(encoding="utf-8"), str(data))
+    syntax = read_model_file(model)
+    _check_out_folder(out)
+    frame = _model_frame(read_table(data), syntax, str(data))
     if group not in frame.columns:
-        raise ModelError(f"--group {group!r} is not a column of {data}; available: {', '.join(map(str, frame.columns))}")
-    table = measurement_invariance(model_path.read_text(encoding="utf-8"), frame, group, missing=missing)
+        raise ModelError(f"--group {shorten(group)} is not a column of {data}; available: "
+                         f"{', '.join(map(str, frame.columns))}")
+    table = measurement_invariance(syntax, frame, group, missing=missing)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {"table": atomic_write_text(out_dir / "invariance.csv", table.to_csv(index=False)),

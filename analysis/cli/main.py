@@ -6,7 +6,9 @@ report      execute the study notebook for a client profile and render the repor
 simulate    write a simulated survey (responses, respondent truth, truth.json)
 fit         fit any lavaan-syntax model to any data file and write the tables
 invariance  measurement invariance across groups (configural, metric, scalar, strict)
-survey      export the codebook and printable questionnaires
+survey      export the codebook and printable questionnaires, the XLSForm for fielding
+            (``survey xlsform``) and a simulated KoboToolbox export (``survey kobo-example``)
+batch       render many clients' reports in parallel on Dask, skipping unchanged ones
 profile     validate a client profile and print the notebook parameters
 
 User errors (bad profile, malformed data, invalid model, non-convergence) print one
@@ -20,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.errors import ConfigError, WorkbenchError
+from analysis.errors import MESSAGE_LIMIT, ConfigError, WorkbenchError, one_line, shorten
 
 __all__ = ["main", "build_parser"]
 
@@ -73,6 +75,35 @@ def _cmd_survey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_xlsform(args: argparse.Namespace) -> int:
+    from analysis.instrument import load_instrument
+    from analysis.instrument.xlsform import write_xlsform
+
+    print(write_xlsform(load_instrument(args.instrument), args.out, overwrite=args.force))
+    return 0
+
+
+def _cmd_kobo_example(args: argparse.Namespace) -> int:
+    from analysis.instrument import load_instrument
+    from analysis.simulate.kobo_export import write_kobo_export
+
+    print(write_kobo_export(load_instrument(args.instrument), args.out, n=args.n, seed=args.seed,
+                            language=args.language, labels=args.labels, overwrite=args.force))
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from analysis.report.batch import format_summary, run_batch
+
+    result = run_batch(args.clients, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                       summary_dir=args.out_summary)
+    print(format_summary(result))
+    if result.failed:
+        print(f"error: {len(result.failed)} of {len(result.outcomes)} clients failed: "
+              + ", ".join(o.client for o in result.failed), file=sys.stderr)
+    return result.exit_code
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     from analysis.profile.settings import load_profile
 
@@ -87,9 +118,9 @@ def _sample_sizes(text: str | None) -> list[int] | None:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--n: expected comma-separated whole numbers such as 200,300,500, got {text!r}") from None
+        raise ConfigError(f"--n: expected comma-separated whole numbers such as 200,300,500, got {shorten(text)}") from None
     if not sizes or any(not 50 <= n <= 100_000 for n in sizes):
-        raise ConfigError(f"--n: expected sample sizes between 50 and 100000, got {text!r}")
+        raise ConfigError(f"--n: expected sample sizes between 50 and 100000, got {shorten(text)}")
     return sizes
 
 
@@ -112,8 +143,15 @@ def _cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option as a one-line ConfigError instead of usage text."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{self.prog}: {message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     rep = sub.add_parser("report", help="run the study notebook and render reports/_output/<client>/")
@@ -166,6 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--instrument", default=None)
     export.add_argument("--out", type=Path, default=Path("reports/_output/survey"))
     export.set_defaults(func=_cmd_survey)
+    xls = survey_sub.add_parser("xlsform", help="the questionnaire as an XLSForm for KoboToolbox / ODK")
+    xls.add_argument("--instrument", default=None)
+    xls.add_argument("--out", type=Path, required=True, help="the .xlsx to write")
+    xls.add_argument("--force", action="store_true", help="replace --out if it exists")
+    xls.set_defaults(func=_cmd_xlsform)
+    kobo = survey_sub.add_parser("kobo-example", help="a simulated KoboToolbox export of that form")
+    kobo.add_argument("--instrument", default=None)
+    kobo.add_argument("--out", type=Path, required=True, help="the .csv (';'-separated) or .xlsx to write")
+    kobo.add_argument("--n", type=int, default=400, help="respondents (>= 50)")
+    kobo.add_argument("--seed", type=int, default=20240601)
+    kobo.add_argument("--language", default="zh-Hant", help="language the respondents answered in")
+    kobo.add_argument("--labels", action="store_true",
+                      help="question labels as headers and answer labels as cells (default: XML names and values)")
+    kobo.add_argument("--force", action="store_true", help="replace --out if it exists")
+    kobo.set_defaults(func=_cmd_kobo_example)
 
     power = sub.add_parser("power", help="Monte Carlo power and sample size for a client's model and design")
     power.add_argument("--client", default="default", help="profile name or path (its 'power' section)")
@@ -177,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)")
     power.set_defaults(func=_cmd_power)
 
+    batch = sub.add_parser("batch", help="render many clients' reports in parallel on Dask (skips unchanged)")
+    batch.add_argument("--clients", default=None, metavar="A,B,C",
+                       help="profile names in reports/clients/ (default: every profile there)")
+    batch.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: all cores)")
+    batch.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)")
+    batch.add_argument("--force", action="store_true", help="rebuild reports whose inputs and code are unchanged")
+    batch.add_argument("--out-summary", type=Path, default=None, metavar="DIR",
+                       help="where summary.csv and manifest.json go (default: reports/_output/_batch)")
+    batch.set_defaults(func=_cmd_batch)
+
     prof = sub.add_parser("profile", help="validate a client profile and show its notebook parameters")
     prof.add_argument("client", nargs="?", default="default")
     prof.set_defaults(func=_cmd_profile)
@@ -185,11 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line of at most 300 characters, whatever the message: its start names the file or key
+        print(one_line(f"error: {exc}", MESSAGE_LIMIT), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; no partial output was published", file=sys.stderr)

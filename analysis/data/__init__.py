@@ -1,4 +1,5 @@
-"""Reading survey exports: file formats and encodings, cell recoding, checks against the instrument.
+"""Reading survey exports: file formats and encodings, platform layouts, cell recoding, checks
+against the instrument, and the validation report.
 
 Raw files are only ever read, never written.
 """
@@ -7,6 +8,15 @@ from __future__ import annotations
 
 from analysis.data.cells import (
     CellRules,
+)
+from analysis.data.encoding import (
+    ENCODINGS,
+    decode_text,
+)
+from analysis.data.exports import (
+    LAYOUTS,
+    detect_layout,
+    normalise_export,
 )
 from analysis.data.ingest import (
     DEFAULT_MISSING_CODES,
@@ -17,12 +27,25 @@ from analysis.data.ingest import (
     validate_responses,
 )
 from analysis.data.readers import (
+    FORMAT_ALIASES,
     FORMATS,
     file_sha256,
     read_table,
 )
+from analysis.data.validation import (
+    ValidationLog,
+    summarise,
+)
 
 __all__ = [
+    "ENCODINGS",
+    "decode_text",
+    "LAYOUTS",
+    "detect_layout",
+    "normalise_export",
+    "FORMAT_ALIASES",
+    "ValidationLog",
+    "summarise",
     "FORMATS",
     "file_sha256",
     "read_table",

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.data.readers import clip
+from analysis.errors import DataError
 from analysis.instrument.model import Instrument
 
 __all__ = ["CellRules"]
@@ -40,9 +42,18 @@ def _is_missing(value: Any) -> bool:
 class CellRules:
     """How one table's cells read: missing codes, scale labels, decimal mark."""
 
-    def __init__(self, instrument: Instrument, missing_codes: tuple[str, ...], data: pd.DataFrame):
+    def __init__(self, instrument: Instrument, missing_codes: tuple[str, ...], data: pd.DataFrame,
+                 recode: dict[str, int] | None = None):
         self.points = instrument.scale.points
         self.labels = _label_points(instrument)
+        # The profile's data.recode (answer text -> point) adds to and overrides the anchors.
+        for label, point in (recode or {}).items():
+            if isinstance(point, bool) or not isinstance(point, (int, np.integer)) or \
+                    not 1 <= int(point) <= self.points:
+                raise DataError(f"data.recode: {clip(label)}: expected a scale point 1..{self.points}, "
+                                f"got {clip(point)}")
+            self.labels[_normal(str(label))] = int(point)
+        self.recoded = bool(recode)
         self.example_label = instrument.scale.anchors["en"][self.points]
         self.languages = ", ".join(instrument.scale.anchors)
         self.missing_codes = missing_codes
@@ -72,16 +83,20 @@ class CellRules:
         return self.number(value) in self.missing_numbers
 
     def classify(self, value: Any) -> tuple[str, Any]:
-        """('missing'|'label'|'number'|'bad', point or reason) for one cell value."""
+        """('missing'|'label'|'number'|'bad', point or (problem code, reason)) for one cell value.
+
+        Problem codes are those of :data:`analysis.data.validation.PROBLEMS`.
+        """
         if self.is_missing(value):
             return "missing", None
         if isinstance(value, str) and _normal(value) in self.labels:
             return "label", self.labels[_normal(value)]
         number, points = self.number(value), self.points
         if number is None:
-            return "bad", f"value {value!r} is neither a number in 1..{points} nor a scale label"
+            return "bad", ("not_a_scale_point",
+                           f"value {clip(value)} is neither a number in 1..{points} nor a scale label")
         if not number.is_integer():
-            return "bad", f"value {number:g} is not a whole number in 1..{points}"
+            return "bad", ("not_whole", f"value {number:g} is not a whole number in 1..{points}")
         if not 1 <= number <= points:
-            return "bad", f"value {number:g} is outside 1..{points}"
+            return "bad", ("out_of_range", f"value {number:g} is outside 1..{points}")
         return "number", int(number)

@@ -36,9 +36,9 @@ from analysis.plots.style import (
     _require_columns,
     construct_name,
     legend_columns,
-    plain_number,
     styled,
     subplots,
+    tick_formatter,
     wrap,
 )
 
@@ -66,11 +66,11 @@ def data_label(kind: str, value, language: str) -> str:
 
 def _count_axis(language: str) -> FuncFormatter:
     """Counts on a (log) axis: 1,000 / 10 / 0.1 in the language's digits."""
-    return FuncFormatter(lambda v, _: format_integer(v, language) if v >= 1 else plain_number(v, language))
+    return tick_formatter("count", language)
 
 
 def _share_axis(language: str, scale: float = 1.0) -> FuncFormatter:
-    return FuncFormatter(lambda v, _: format_percent(v / scale, language))
+    return tick_formatter("percent", language, scale=scale)
 
 
 @styled
@@ -86,7 +86,7 @@ def cohort_retention_heatmap(cohorts: pd.DataFrame, max_periods: int = 18, *, ti
     fig, ax = subplots(figsize=(7.3, 0.3 * len(grid) + 2.0), layout="constrained")
     sns.heatmap(grid * 100, ax=ax, cmap="cividis", annot=True, fmt=".0f", annot_kws={"fontsize": SMALL_FONT},
                 cbar_kws={"label": text("plot.cohort.colorbar", language)}, linewidths=0.4, linecolor="white")
-    fig.axes[-1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    fig.axes[-1].yaxis.set_major_formatter(tick_formatter("integer", language))
     ax.set_xlabel(text("plot.cohort.xlabel", language))
     ax.set_ylabel(text("plot.cohort.ylabel", language))
     ax.tick_params(axis="x", rotation=0)
@@ -301,8 +301,7 @@ def attitude_behaviour_correlations(correlations: pd.DataFrame, method: str = "p
         ax.set_yticks(range(len(behaviours)), [data_label("behaviour", b, language) for b in behaviours])
     axes[0, 0].invert_yaxis()
     axes[-1, 0].set_xlabel(text("plot.attitude.xlabel", language))
-    axes[-1, 0].xaxis.set_major_formatter(FuncFormatter(
-        lambda v, _: "0" if abs(v) < 1e-9 else format_number(v, language, 1, bounded=True)))
+    axes[-1, 0].xaxis.set_major_formatter(tick_formatter("signed", language))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     handles.append(Patch(color=GREEN, alpha=0.15))
     labels.append(text("plot.attitude.band", language, low=format_number(0.2, language, 1, bounded=True),
@@ -405,7 +404,7 @@ def response_bias_plot(table: pd.DataFrame, *, title: str | None = None, languag
         ax.set_yticks(y, [wrap(data_label("measure", m, language), 34) for m in rows["measure"]])
         ax.invert_yaxis()
         if percent:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_percent(v / 100, language)))
+            ax.xaxis.set_major_formatter(tick_formatter("percent", language, scale=100))
         low, high = min(np.nanmin(lower), 0.0), max(np.nanmax(upper), 0.0)
         pad = 0.35 * max(high - low, 0.05)
         ax.set_xlim(low - pad, high + pad)

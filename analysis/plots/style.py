@@ -51,12 +51,15 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager
 
 from analysis.errors import DataError
-from analysis.i18n import LANGUAGES, MissingTranslation, catalog, format_number, text
+from matplotlib.ticker import FuncFormatter
+
+from analysis.i18n import (LANGUAGES, MissingTranslation, catalog, format_integer, format_number,
+                           format_percent, text)
 
 __all__ = ["PALETTE", "BLUE", "ORANGE", "GREEN", "VERMILLION", "GREY", "SKY", "styled", "subplots",
            "register_fonts", "font_families", "construct_name", "rendered_points", "DPI",
            "REPORT_WIDTH_PX", "MAX_WIDTH_IN", "MIN_RENDERED_PT", "SMALL_FONT", "construct_key", "wrap",
-           "plain_number", "legend_columns", "COMPACT_LEGEND", "title_weight", "fit_texts"]
+           "plain_number", "tick_formatter", "legend_columns", "COMPACT_LEGEND", "title_weight", "fit_texts"]
 
 PALETTE = sns.color_palette("colorblind")
 BLUE, ORANGE, GREEN, VERMILLION, GREY, SKY = (PALETTE[i] for i in (0, 1, 2, 3, 7, 9))
@@ -289,6 +292,35 @@ def plain_number(value: float, language: str) -> str:
     short = f"{float(value):g}"
     digits = len(short.split(".")[1]) if "." in short and "e" not in short else 0
     return format_number(value, language, min(digits, 4))
+
+
+def _format_tick(value: float, _position, *, kind: str, language: str, scale: float = 1.0,
+                 absolute: bool = False) -> str:
+    value = abs(value) if absolute else value
+    if kind == "percent":
+        return format_percent(value / scale, language)
+    if kind == "integer":
+        return format_integer(value, language)
+    if kind == "count":  # log axes: 1,000 / 10 / 0.1
+        return format_integer(value, language) if value >= 1 else plain_number(value, language)
+    if kind == "plain":
+        return plain_number(value, language)
+    if kind == "signed":
+        return "0" if abs(value) < 1e-9 else format_number(value, language, 1, bounded=True)
+    if kind == "blank":
+        return ""
+    raise ValueError(f"tick_formatter: unknown kind {kind!r}")
+
+
+def tick_formatter(kind: str, language: str, *, scale: float = 1.0, absolute: bool = False) -> FuncFormatter:
+    """Tick labels in the report language: ``percent`` (value / scale as a share), ``integer``,
+    ``count`` (integers, small values as decimals), ``plain``, ``signed`` (.5, -.2; "0") or ``blank``.
+
+    A :func:`functools.partial` of a module-level function rather than a lambda, so a figure
+    can be pickled and saved in the figure-writer process (:mod:`analysis.plots.writer`).
+    """
+    return FuncFormatter(functools.partial(_format_tick, kind=kind, language=language, scale=scale,
+                                           absolute=absolute))
 
 
 def _require_columns(data: pd.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -41,6 +41,7 @@ from analysis.plots.style import (
     construct_name,
     legend_columns,
     plain_number,
+    tick_formatter,
     styled,
     subplots,
 )
@@ -88,7 +89,7 @@ def _construct_of(item: str) -> str:
 
 def _percent_axis(language: str, absolute: bool = False, scale: float = 100) -> FuncFormatter:
     """Tick labels of an axis in percent units (``scale`` 100) or shares (``scale`` 1)."""
-    return FuncFormatter(lambda v, _: format_percent((abs(v) if absolute else v) / scale, language))
+    return tick_formatter("percent", language, scale=scale, absolute=absolute)
 
 
 def _anchor_labels(points: int, anchors: Mapping[int, str] | None, language: str) -> list[str]:
@@ -234,8 +235,7 @@ def construct_correlation_heatmap(
         )
     colorbar = fig.axes[-1]
     colorbar.set_yticks([-1, -0.5, 0, 0.5, 1])
-    colorbar.yaxis.set_major_formatter(FuncFormatter(
-        lambda v, _: "0" if abs(v) < 1e-9 else format_number(v, language, 1, bounded=True)))
+    colorbar.yaxis.set_major_formatter(tick_formatter("signed", language))
     default = "plot.correlation.title_fornell_larcker" if fornell_larcker else "plot.correlation.title"
     ax.set_title(title or text(default, language))
     ax.tick_params(axis="x", rotation=0 if n <= 8 else 45)
@@ -301,7 +301,7 @@ def screening_summary(flags: pd.DataFrame, *, title: str | None = None, language
     ax_rules.set_yticks(y, [_rule_label(r, language) for r in rules])
     ax_rules.set_ylim(len(rules) - 0.5, -0.6)
     ax_rules.set_xlim(0, max(1, (out + kept).max()) * 1.35)
-    ax_rules.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax_rules.xaxis.set_major_formatter(tick_formatter("integer", language))
     ax_rules.set_xlabel(text("plot.screening.flagged_axis", language))
     ax_rules.set_title(text("plot.screening.by_rule", language), loc="left")
     ax_rules.legend(loc="lower right")
@@ -318,7 +318,7 @@ def screening_summary(flags: pd.DataFrame, *, title: str | None = None, language
                       ha="center", va="bottom", fontsize=SMALL_FONT)
     ax_count.set_xticks(levels)
     ax_count.set_ylim(0, max(1, (kept_by + out_by).max()) * 1.15)
-    ax_count.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax_count.yaxis.set_major_formatter(tick_formatter("integer", language))
     ax_count.set_xlabel(text("plot.screening.rules_axis", language))
     ax_count.set_ylabel(text("plot.screening.respondents", language))
     ax_count.set_title(text("plot.screening.excluded_vs_kept", language), loc="left")
@@ -394,9 +394,9 @@ def duration_distribution(
                label=text("plot.durations.relative_cutoff", language,
                           fraction=plain_number(median_fraction, language),
                           seconds=format_number(relative, language, 1)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain_number(v, language)))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_integer(v, language)))
+    ax.xaxis.set_major_formatter(tick_formatter("plain", language))
+    ax.xaxis.set_minor_formatter(tick_formatter("blank", language))
+    ax.yaxis.set_major_formatter(tick_formatter("integer", language))
     ax.set_xlabel(text("plot.durations.xlabel", language, items=format_integer(len(items), language)))
     ax.set_ylabel(text("plot.durations.respondents_axis", language))
     ax.set_title(title or text("plot.durations.title", language))

@@ -18,11 +18,13 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from analysis.errors import ConfigError
+from analysis.errors import MESSAGE_LIMIT, ConfigError, one_line, shorten
 
-__all__ = ["Field", "Section", "validate", "read_yaml"]
+__all__ = ["Field", "Section", "Problems", "validate", "validate_sections", "read_yaml", "MAX_YAML_BYTES", "MAX_TEXT"]
 
 _REQUIRED = object()
+#: Longest text value a profile key takes (titles, names, paths); longer is a mistake, not a title.
+MAX_TEXT = 1000
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -32,13 +34,50 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+#: Kinds for survey-export settings (data.columns, data.recode, data.missing_codes, data.sheet).
+_DATA_KINDS = {
+    "mapping": "a mapping of ids to column names (may be empty)",
+    "points": "a mapping of answer texts to whole numbers between {lo} and {hi} (may be empty)",
+    "texts": "a list of strings",
+    "sheet": "a sheet name or a 0-based sheet position, or null",
+}
+
+
+def _convert_data_kind(spec: "Field", value: Any) -> Any:
+    if spec.kind == "sheet":
+        if value is None or (isinstance(value, str) and value.strip() and len(value) <= MAX_TEXT):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError
+    if spec.kind == "texts":
+        if not isinstance(value, list) or any(isinstance(v, (bool, dict, list)) or v is None for v in value):
+            raise ValueError
+        return tuple(str(v) for v in value)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or any(not isinstance(k, (str, int)) or isinstance(k, bool) for k in value):
+        raise ValueError
+    if spec.kind == "mapping":
+        if any(not isinstance(v, (str, int)) or isinstance(v, bool) or not str(v).strip()
+               or len(str(v)) > MAX_TEXT for v in value.values()):
+            raise ValueError
+        return {str(k): str(v) for k, v in value.items()}
+    if any(isinstance(v, bool) or not isinstance(v, int) or not spec.minimum <= v <= spec.maximum
+           for v in value.values()):
+        raise ValueError
+    return {str(k): int(v) for k, v in value.items()}
+
+
 @dataclass(frozen=True)
 class Field:
     """One leaf key: its type (``kind``), default, allowed range or choices."""
 
     kind: str  # "str", "text" (may be empty), "slug", "int", "float", "bool", "choice", "choices"
     #            (a list of distinct choices), "ints" (a list of distinct integers in range),
-    #            "numbers" (a mapping of names to numbers in range), "path", "color" (#rrggbb)
+    #            "numbers" (a mapping of names to numbers in range), "path", "color" (#rrggbb),
+    #            "mapping" (names to non-empty strings), "points" (texts to integers in range),
+    #            "texts" (a list of strings), "sheet" (a name, or a position >= 0)
     default: Any = _REQUIRED
     minimum: float | None = None
     maximum: float | None = None
@@ -65,6 +104,8 @@ class Field:
         if self.kind == "numbers":
             return (f"a mapping of names to numbers between {_number(self.minimum)} and {_number(self.maximum)} "
                     "(may be empty)")
+        if self.kind in _DATA_KINDS:
+            return _DATA_KINDS[self.kind].format(lo=_number(self.minimum or 0), hi=_number(self.maximum or 0))
         if self.minimum is not None and self.maximum is not None:
             return f"{noun} between {_number(self.minimum)} and {_number(self.maximum)}"
         if self.minimum is not None:
@@ -75,6 +116,8 @@ class Field:
         """Return the typed value, or raise ValueError if it does not fit."""
         if value is None and self.nullable:
             return None
+        if self.kind in _DATA_KINDS:
+            return _convert_data_kind(self, value)
         if self.kind == "choices":
             if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
                     or any(v not in self.choices for v in value):
@@ -123,6 +166,8 @@ class Field:
             raise ValueError
         if self.kind in ("str", "path", "slug") and not value.strip():
             raise ValueError
+        if len(value) > MAX_TEXT:
+            raise ValueError
         return value
 
 
@@ -134,48 +179,127 @@ class Section:
     build: Callable[..., Any] = dict
 
 
-def validate(raw: Any, spec: Field | Section, key_path: str, source: str) -> Any:
-    """Validate ``raw`` against ``spec`` recursively; build the section objects."""
-    where = f"{source}: {key_path}" if key_path else source
+class Problems:
+    """Every problem of one file, collected so that the user sees them all at once.
+
+    :meth:`add` records ``key: what`` (key paths such as ``analysis.seed``);
+    :meth:`raise_if_any` raises one :class:`~analysis.errors.ConfigError` whose message
+    is ``<file>: 3 problems: a.b: ...; c: ...; d: ...`` (cut to fit 300 characters with
+    "(and N more)") and whose ``problems`` attribute holds the full list.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, key: str, what: str) -> None:
+        self.items.append(f"{key}: {what}" if key else what)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def message(self) -> str:
+        """One line: all problems when they fit, else the first ones, each cut, and "(and N more)"."""
+        if len(self.items) == 1:
+            return f"{self.source}: {self.items[0]}"
+        head = f"{self.source}: {len(self.items)} problems: "
+        budget = MESSAGE_LIMIT - len("error: ") - len(head) - len(" (and 99 more)")
+        # each problem gets an equal share of the line (at least 60 characters), so the first
+        # three keys are always named even when the file's path is long
+        share = max(60, budget // min(len(self.items), 3) - 2)
+        shown: list[str] = []
+        for item in self.items:
+            part = one_line(item, share)
+            if len("; ".join(shown + [part])) > budget:
+                break
+            shown.append(part)
+        left = len(self.items) - len(shown)
+        return head + "; ".join(shown) + (f" (and {left} more)" if left else "")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError(self.message(), problems=[f"{self.source}: {item}" for item in self.items])
+
+
+_INVALID = object()  # a value that failed validation (its problem is already recorded)
+
+
+def validate(raw: Any, spec: Field | Section, key_path: str, source: str,
+             problems: Problems | None = None) -> Any:
+    """Validate ``raw`` against ``spec`` recursively and build the section objects.
+
+    Every problem is collected (unknown keys with a did-you-mean, wrong types, values
+    out of range, missing required keys). Without ``problems`` one ConfigError listing
+    them all is raised; with a :class:`Problems` collector they are added to it and the
+    return value is ``None`` if anything failed, so that the caller can add cross-field
+    problems before raising once.
+    """
+    collector = Problems(source) if problems is None else problems
+    before = len(collector.items)
+    value = _walk(raw, spec, key_path, collector)
+    if problems is None:
+        collector.raise_if_any()
+    return None if len(collector.items) > before or value is _INVALID else value
+
+
+def _walk(raw: Any, spec: Field | Section, key_path: str, problems: Problems) -> Any:
     if isinstance(spec, Field):
         try:
             return spec.convert(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: expected {spec.describe()}, got {raw!r} ({type(raw).__name__})"
-            ) from None
+            if isinstance(raw, str) and len(raw) > MAX_TEXT:
+                problems.add(key_path, f"expected at most {MAX_TEXT} characters, got {len(raw)} starting "
+                                       f"{shorten(raw, 30)}")
+            else:
+                problems.add(key_path, f"expected {spec.describe()}, got {shorten(raw)} ({type(raw).__name__})")
+            return _INVALID
     if raw is None:
         raw = {}
-    allowed = ", ".join(spec.children)
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{where}: expected a mapping with keys {allowed}, got {raw!r} "
-            f"({type(raw).__name__})"
-        )
+        problems.add(key_path, f"expected a mapping with keys {', '.join(spec.children)}, "
+                               f"got {shorten(raw)} ({type(raw).__name__})")
+        return _INVALID
     for key in raw:
         if key not in spec.children:
             close = difflib.get_close_matches(str(key), list(spec.children), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             prefix = f"{key_path}.{key}" if key_path else str(key)
-            raise ConfigError(f"{source}: {prefix}: unknown key{hint}; allowed keys: {allowed}")
-    values = {}
+            problems.add(one_line(prefix, 60), f"unknown key{hint}; allowed keys: {', '.join(spec.children)}")
+    values, failed = {}, False
     for key, child in spec.children.items():
         child_path = f"{key_path}.{key}" if key_path else key
         if key in raw:
-            values[key] = validate(raw[key], child, child_path, source)
+            values[key] = _walk(raw[key], child, child_path, problems)
         elif isinstance(child, Section):
-            values[key] = validate({}, child, child_path, source)
+            values[key] = _walk({}, child, child_path, problems)
         elif child.required:
-            raise ConfigError(
-                f"{source}: {child_path}: required key missing; expected {child.describe()}"
-            )
+            problems.add(child_path, f"required key missing; expected {child.describe()}")
+            values[key] = _INVALID
         else:
             values[key] = child.default
-    return spec.build(**values)
+        failed = failed or values[key] is _INVALID
+    return _INVALID if failed else spec.build(**values)
+
+
+#: Largest profile file read (bytes); a profile is a page of settings, not data.
+MAX_YAML_BYTES = 256 * 1024
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that rejects duplicate keys and aliases.
+
+    PyYAML silently keeps the last of duplicate keys. Aliases (``*name``) are refused
+    outright: a profile never needs them, and nested aliases ("billion laughs") expand to
+    millions of values from a few hundred bytes.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{one_line(str(event.anchor), 30)} is not allowed (anchors and aliases are "
+                "refused in this file; write the value out)", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
@@ -189,7 +313,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
             continue
         if duplicate:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})",
+                None, None, f"duplicate key {shorten(key)} (first given on line {seen[key] + 1})",
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
@@ -200,10 +324,22 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def read_yaml(path: Path, source: str) -> Any:
+    """Parse a YAML settings file strictly: UTF-8, at most 256 kB, no duplicate keys, no aliases.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``source`` (and the line and column of a syntax error).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"{source}: the file is {size / 1024:.0f} kB; expected a settings file of at most "
+                              f"{MAX_YAML_BYTES // 1024} kB")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise ConfigError(f"{source}: not valid UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the file ({exc.strerror})") from None
     try:
@@ -212,7 +348,26 @@ def read_yaml(path: Path, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+        raise ConfigError(f"{where}: YAML syntax error: {one_line(problem, 160)}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML syntax error: {exc}") from None
+        raise ConfigError(f"{source}: YAML syntax error: {one_line(str(exc), 160)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply") from None
 
+
+def validate_sections(raw: Mapping, schema: Mapping[str, Section], problems: Problems) -> dict[str, Any]:
+    """Validate a document's top-level sections, collecting every problem in ``problems``.
+
+    Returns ``{section: built object}`` with ``None`` for a section that has a problem,
+    so that cross-field checks can still run on the sections that are valid.
+    """
+    for key in raw:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.add(one_line(str(key), 60), f"unknown key{hint}; allowed keys: {', '.join(schema)}")
+    built = {}
+    for name, spec in schema.items():
+        value = _walk(raw.get(name), spec, name, problems)
+        built[name] = None if value is _INVALID else value
+    return built

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
+from analysis.errors import ConfigError, one_line, shorten
 from analysis.paths import CLIENTS_DIR, PROJECT_ROOT
-from analysis.profile.schema import Field, Section
+from analysis.profile.schema import Field, Problems, Section
 from analysis.profile.schema import read_yaml as _read_yaml
-from analysis.profile.schema import validate as _validate
+from analysis.profile.schema import validate_sections as _validate_sections
 
 __all__ = [
     "ClientInfo",
@@ -37,12 +38,15 @@ __all__ = [
     "Thresholds",
     "PowerSettings",
     "BehaviourSettings",
+    "PrivacySettings",
     "SurveySettings",
     "REPORT_FORMATS",
     "Settings",
     "SCHEMA",
     "load_profile",
     "available_profiles",
+    "allowed_roots",
+    "ALLOWED_ROOTS_ENV",
 ]
 
 
@@ -75,9 +79,17 @@ class SurveySettings:
 
 @dataclass(frozen=True)
 class DataSettings:
+    """Where the survey data come from and how to read a client's export (analysis.data)."""
+
     source: str
     path: Path | None
     format: str
+    sheet: str | int | None = None
+    encoding: str = "auto"
+    layout: str = "auto"
+    columns: dict = field(default_factory=dict)
+    recode: dict = field(default_factory=dict)
+    missing_codes: tuple[str, ...] = ("", "NA", "N/A", "-99")
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,19 @@ class BehaviourSettings:
     crm_path: Path | None
 
 
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Pseudonymisation and small-cell suppression (see :mod:`analysis.privacy`).
+
+    ``min_cell_size`` is the k of every group and segment table: cells based on fewer
+    cases are suppressed. ``salt_file`` overrides where the client's secret salt is kept
+    (default ``data/secrets/<client id>.salt``; never inside an output folder).
+    """
+
+    min_cell_size: int
+    salt_file: Path | None
+
+
 # --------------------------------------------------------------------------- schema
 #: Output documents a report can have (``report.formats``).
 REPORT_FORMATS = ("html", "pdf", "docx")
@@ -173,13 +198,20 @@ SCHEMA: dict[str, Section] = {
         {
             "source": Field("choice", "simulated", choices=("simulated", "file")),
             "path": Field("path", None, nullable=True),
-            "format": Field("choice", "auto", choices=("auto", "csv", "xlsx", "parquet", "sav")),
+            "format": Field("choice", "auto", choices=("auto", "csv", "xlsx", "parquet", "sav", "excel", "spss")),
+            "sheet": Field("sheet", None, nullable=True),
+            "encoding": Field("choice", "auto", choices=("auto", "utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk",
+                                                         "big5")),
+            "layout": Field("choice", "auto", choices=("auto", "plain", "qualtrics", "wenjuanxing", "kobo")),
+            "columns": Field("mapping", {}),
+            "recode": Field("points", {}, 0, 100),
+            "missing_codes": Field("texts", ("", "NA", "N/A", "-99")),
         },
         DataSettings,
     ),
     "simulation": Section(
         {
-            "sample_size": Field("int", 600, 50, 100_000),
+            "sample_size": Field("int", 600, 100, 100_000),  # 43 items need > 43 complete rows after screening
             "careless_share": _share(0.08),
             "missing_share": _share(0.01),
         },
@@ -237,6 +269,13 @@ SCHEMA: dict[str, Section] = {
         },
         BehaviourSettings,
     ),
+    "privacy": Section(
+        {
+            "min_cell_size": Field("int", 5, 1, 100),
+            "salt_file": Field("path", None, nullable=True),
+        },
+        PrivacySettings,
+    ),
 }
 
 
@@ -254,6 +293,7 @@ class Settings:
     thresholds: Thresholds
     power: PowerSettings
     behaviour: BehaviourSettings
+    privacy: PrivacySettings
     source_path: Path = field(compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,60 +310,119 @@ def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
-        return str(path)
+        return one_line(str(path), 120)
 
 
-def _resolve_path(raw: str, profile_path: Path, source: str, key: str, folder: bool, hint: str = "") -> Path:
-    """A file (or folder) named in the profile: absolute, or next to the profile, or under the project."""
+#: Environment variable with extra folders (separated by ``os.pathsep``) that profiles and the
+#: files they name may live in besides the project; the test suite sets it to its temporary folder.
+ALLOWED_ROOTS_ENV = "ELOYALTY_ALLOWED_ROOTS"
+
+
+def allowed_roots() -> tuple[Path, ...]:
+    """The folders profiles and their files must resolve into: the project, plus ``$ELOYALTY_ALLOWED_ROOTS``."""
+    extra = os.environ.get(ALLOWED_ROOTS_ENV, "")
+    return (PROJECT_ROOT.resolve(), *(Path(p).resolve() for p in extra.split(os.pathsep) if p.strip()))
+
+
+def _inside(path: Path) -> bool:
+    """Does ``path`` (symbolic links and ``..`` resolved) lie in an allowed folder? Nothing is read."""
+    resolved = path.expanduser().resolve()
+    return any(resolved.is_relative_to(root) for root in allowed_roots())
+
+
+def _resolve_path(raw: str, profile_path: Path, key: str, folder: bool, problems: Problems,
+                  hint: str = "") -> Path | None:
+    """A file (or folder) named in the profile, next to the profile or under the project; None if not.
+
+    A path that resolves outside the allowed folders (``..``, an absolute path, a symbolic
+    link pointing out) is refused without looking at it, so nothing outside can be read or
+    echoed; relative paths are tried next to the profile, then at the project root.
+    """
     candidate = Path(raw).expanduser()
     tried = [candidate] if candidate.is_absolute() else [profile_path.parent / candidate, PROJECT_ROOT / candidate]
-    for path in tried:
+    inside = [path for path in tried if _inside(path)]
+    for path in inside:
         if path.is_dir() if folder else path.is_file():
             return path.resolve()
-    raise ConfigError(f"{source}: {key}: {'folder' if folder else 'file'} not found: {raw!r} (looked in "
-                      + " and ".join(str(p) for p in tried) + ")" + hint)
+    kind = "folder" if folder else "file"
+    if not inside:
+        problems.add(key, f"{shorten(raw)} is outside the project folder; expected a {kind} inside it")
+    else:
+        problems.add(key, f"{kind} not found: {shorten(raw)} (looked next to the profile and under the project "
+                          f"root){hint}")
+    return None
 
 
 _LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 
 
-def _check_report(report: ReportSettings, path: Path, source: str) -> ReportSettings:
+def _check_report(report: ReportSettings, path: Path, problems: Problems) -> ReportSettings:
     """The logo resolved to an existing image file (PNG, JPEG or SVG)."""
     if report.logo is None:
         return report
-    logo = _resolve_path(str(report.logo), path, source, "report.logo", folder=False)
+    logo = _resolve_path(str(report.logo), path, "report.logo", False, problems)
+    if logo is None:
+        return report
     if logo.suffix.lower() not in _LOGO_SUFFIXES:
-        raise ConfigError(f"{source}: report.logo: expected an image file ({', '.join(_LOGO_SUFFIXES)}), "
-                          f"got {logo.name!r}")
-    head = logo.read_bytes()[:512]
+        problems.add("report.logo", f"expected an image file ({', '.join(_LOGO_SUFFIXES)}), "
+                                    f"got {shorten(logo.name)}")
+        return report
+    with logo.open("rb") as handle:
+        head = handle.read(512)
     looks = {".png": head.startswith(b"\x89PNG"), ".jpg": head.startswith(b"\xff\xd8"),
              ".jpeg": head.startswith(b"\xff\xd8"), ".svg": b"<svg" in head or b"<?xml" in head}
     if not looks[logo.suffix.lower()]:
-        raise ConfigError(f"{source}: report.logo: {logo.name!r} is not a valid {logo.suffix.lstrip('.')} image")
+        problems.add("report.logo", f"{shorten(logo.name)} is not a valid {logo.suffix.lstrip('.')} image")
+        return report
     return dataclasses.replace(report, logo=logo)
 
 
-def _check_behaviour(sections: dict, path: Path, source: str) -> BehaviourSettings:
+def _check_behaviour(sections: dict, path: Path, problems: Problems) -> BehaviourSettings:
     """Cross-field rules of the behaviour section; returns it with crm_path resolved."""
     behaviour: BehaviourSettings = sections["behaviour"]
-    simulated = sections["data"].source == "simulated"
-    sample_size = sections["simulation"].sample_size
-    if behaviour.enabled and simulated and behaviour.n_customers < sample_size:
-        raise ConfigError(f"{source}: behaviour.n_customers: expected at least "
-                          f"simulation.sample_size ({sample_size}) customers to draw the "
-                          f"survey respondents from, got {behaviour.n_customers}")
+    if sections["data"] is not None and sections["simulation"] is not None:
+        simulated = sections["data"].source == "simulated"
+        sample_size = sections["simulation"].sample_size
+        if behaviour.enabled and simulated and behaviour.n_customers < sample_size:
+            problems.add("behaviour.n_customers", f"expected at least simulation.sample_size ({sample_size}) "
+                                                  f"customers to draw the survey respondents from, "
+                                                  f"got {behaviour.n_customers}")
     if behaviour.crm_path is None:
         return behaviour
-    crm_path = _resolve_path(str(behaviour.crm_path), path, source, "behaviour.crm_path", folder=True,
+    crm_path = _resolve_path(str(behaviour.crm_path), path, "behaviour.crm_path", True, problems,
                              hint="; expected a folder with the CRM tables (orders.csv or orders.parquet, "
                                   "optionally customers and sessions)")
-    return dataclasses.replace(behaviour, crm_path=crm_path)
+    return behaviour if crm_path is None else dataclasses.replace(behaviour, crm_path=crm_path)
 
 
 def available_profiles(clients_dir: Path | None = None) -> list[str]:
     """Sorted profile names (file stems of ``*.yml``) in ``clients_dir``."""
     directory = Path(clients_dir) if clients_dir is not None else CLIENTS_DIR
     return sorted(p.stem for p in directory.glob("*.yml")) if directory.is_dir() else []
+
+
+_PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _profile_path(name_or_path: str | os.PathLike, directory: Path) -> Path:
+    """The profile file a client argument names, refused before anything is read if it may not be used."""
+    text = os.fspath(name_or_path)
+    shown = shorten(text)
+    is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or "/" in text or (
+        text.endswith((".yml", ".yaml")))
+    if not is_path:
+        if not _PROFILE_NAME.match(text):
+            raise ConfigError(f"client {shown}: expected a profile name (a lower-case slug: letters, digits, "
+                              "'-', '_') or a path to a .yml file")
+        path = directory / f"{text}.yml"
+    else:
+        path = Path(text)
+        if path.suffix.lower() not in (".yml", ".yaml"):
+            raise ConfigError(f"client {shown}: expected a profile file ending in .yml or .yaml")
+    if not _inside(path):
+        raise ConfigError(f"client {shown}: the profile is outside the project folder; expected a name in "
+                          "reports/clients/ or a .yml file inside the project (see reports/clients/README.md)")
+    return path
 
 
 def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = None
@@ -333,8 +432,10 @@ def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = 
     Parameters
     ----------
     name_or_path : str or path-like
-        A bare name (``"default"``) resolves to ``<clients_dir>/<name>.yml``; anything
-        with a directory part or a ``.yml``/``.yaml`` suffix is taken as a path.
+        A bare name (``"default"``, a lower-case slug) resolves to ``<clients_dir>/<name>.yml``;
+        anything with a directory part or a ``.yml``/``.yaml`` suffix is taken as a path.
+        The profile, and every file it names, must resolve inside the project (or a folder
+        listed in ``$ELOYALTY_ALLOWED_ROOTS``): nothing outside is read.
     clients_dir : path-like, optional
         Where bare names are looked up; defaults to ``analysis.paths.CLIENTS_DIR``.
 
@@ -345,43 +446,45 @@ def load_profile(name_or_path: str | os.PathLike, *, clients_dir: Path | None = 
     Raises
     ------
     ConfigError
-        The file is missing (the message lists the available profiles), is not valid
-        YAML (file and line), has an unknown key (the allowed keys are listed), a value
-        of the wrong type or out of range, or ``client.id`` differs from the file name.
+        The name or path may not be used or the file is missing (the message lists the
+        available profiles), it is not valid YAML (file and line), or it has problems:
+        all of them at once (unknown keys, wrong types, values out of range, missing
+        keys, ``client.id`` differing from the file name, files not found), counted in
+        the message and listed whole in ``exc.problems``.
     """
     directory = Path(clients_dir) if clients_dir is not None else CLIENTS_DIR
-    text = os.fspath(name_or_path)
-    is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or "/" in text or (
-        text.endswith((".yml", ".yaml")))
-    path = Path(text) if is_path else directory / f"{text}.yml"
+    path = _profile_path(name_or_path, directory)
     source = _display(path)
     if not path.is_file():
-        names = available_profiles(path.parent if is_path else directory)
+        names = available_profiles(path.parent)
         listing = ", ".join(names) if names else "none"
         raise ConfigError(f"{source}: no such client profile; available profiles in "
                           f"{_display(path.parent)}: {listing}")
     raw = _read_yaml(path, source)
     if not isinstance(raw, dict):
-        kind = "an empty file" if raw is None else f"{raw!r} ({type(raw).__name__})"
+        kind = "an empty file" if raw is None else f"a {type(raw).__name__}"  # never the content itself
         raise ConfigError(f"{source}: expected a mapping with sections "
                           f"{', '.join(SCHEMA)}, got {kind}")
-    sections = _validate(raw, Section(SCHEMA), "", source)
-    if sections["client"].id != path.stem:
-        raise ConfigError(f"{source}: client.id: expected {path.stem!r} (the file name), "
-                          f"got {sections['client'].id!r}")
-    data: DataSettings = sections["data"]
-    if data.source == "file":
+    problems = Problems(source)
+    sections = _validate_sections(raw, SCHEMA, problems)
+    if sections["client"] is not None and sections["client"].id != path.stem:
+        problems.add("client.id", f"expected {path.stem!r} (the file name), got {shorten(sections['client'].id)}")
+    data: DataSettings | None = sections["data"]
+    if data is not None and data.source == "file":
         if data.path is None:
-            raise ConfigError(f"{source}: data.path: required when data.source is 'file'; "
-                              "expected a file path, got None")
-        data = DataSettings(data.source, _resolve_path(str(data.path), path, source, "data.path", folder=False),
-                            data.format)
-    elif data.path is not None:
-        data = DataSettings(data.source, Path(data.path), data.format)
-    sections["data"] = data
-    sections["behaviour"] = _check_behaviour(sections, path, source)
-    sections["report"] = _check_report(sections["report"], path, source)
-    survey: SurveySettings = sections["survey"]
-    sections["survey"] = SurveySettings(_resolve_path(str(survey.instrument), path, source, "survey.instrument",
-                                                      folder=False))
+            problems.add("data.path", "required when data.source is 'file'; expected a file path, got None")
+        else:
+            resolved = _resolve_path(str(data.path), path, "data.path", False, problems)
+            sections["data"] = dataclasses.replace(data, path=resolved)
+    elif data is not None and data.path is not None:
+        sections["data"] = dataclasses.replace(data, path=Path(data.path))
+    if sections["behaviour"] is not None:
+        sections["behaviour"] = _check_behaviour(sections, path, problems)
+    if sections["report"] is not None:
+        sections["report"] = _check_report(sections["report"], path, problems)
+    survey: SurveySettings | None = sections["survey"]
+    if survey is not None:
+        instrument = _resolve_path(str(survey.instrument), path, "survey.instrument", False, problems)
+        sections["survey"] = dataclasses.replace(survey, instrument=instrument)
+    problems.raise_if_any()
     return Settings(**sections, source_path=path.resolve())

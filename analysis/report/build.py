@@ -16,7 +16,10 @@ from pathlib import Path
 from analysis.atomic import StagingDirectory
 from analysis.errors import ConfigError, WorkbenchError
 from analysis.paths import OUTPUT_ROOT, STUDY_NOTEBOOK, simulated_data_folder
+from analysis.privacy import Pseudonymiser
+from analysis.privacy.gate import check_report_folder
 from analysis.profile.settings import load_profile
+from analysis.report.digests import code_digest, inputs_digest
 from analysis.report.execute import execute_notebook
 from analysis.report.manifest import write_manifest
 from analysis.report.render import RENDERERS, render_documents
@@ -36,6 +39,7 @@ def build_report(
     *,
     kernel_name: str | None = None,
     timeout: float = 3600,
+    cores: int | None = None,
 ) -> Path:
     """Execute the study notebook for ``client`` and render its report.
 
@@ -57,6 +61,9 @@ def build_report(
         Jupyter kernel; default: the one running this interpreter.
     timeout : float, default 3600
         Seconds a single cell may run.
+    cores : int, optional
+        Processor cores the run may use (default: all; see :mod:`analysis.cores`). The
+        report is the same for every value; a batch gives each report one.
 
     Returns
     -------
@@ -87,6 +94,8 @@ def build_report(
                           f"got {renderer!r}")
     profile = load_profile(client)
     notebook = Path(notebook).resolve()
+    # taken before anything runs, so an edit made during the build makes the report stale
+    digests = {"inputs_digest": inputs_digest(profile), "code_digest": code_digest()}
     timings["profile"] = time.perf_counter() - clock
     final = Path(output_root) / profile.client.id
     staging = StagingDirectory(final)
@@ -96,7 +105,7 @@ def build_report(
             log.info("executing %s for client %r", notebook.name, profile.client.id)
             execution = execute_notebook(notebook, work / EXECUTED_NOTEBOOK, parameters,
                                          cwd=notebook.parent, kernel_name=kernel_name,
-                                         timeout=timeout)
+                                         timeout=timeout, cores=cores)
             timings["execute"] = execution.seconds
 
             clock = time.perf_counter()
@@ -110,16 +119,23 @@ def build_report(
             else:
                 data_file = simulated_data_folder(profile.client.id, profile.analysis.seed,
                                                   profile.simulation.sample_size) / "responses.parquet"
+            # the manifest says that ids were pseudonymised and with which salt, never the salt itself
+            salt = Pseudonymiser.for_client(profile.client.id, profile.privacy.salt_file)
+            settings = profile.to_dict()
+            settings["privacy"] |= {"pseudonymisation": "HMAC-SHA256", "salt_fingerprint": salt.fingerprint}
             write_manifest(
-                work, parameters={**profile.to_dict(), "output_dir": str(final.resolve())},
+                work, parameters={**settings, "output_dir": str(final.resolve())},
                 seed=profile.analysis.seed,
                 inputs={"profile": profile.source_path, "instrument": profile.survey.instrument,
                         "notebook": notebook, "data": data_file},
                 renderer=rendered, documents=documents, timings=timings,
                 execution={"kernel_name": execution.kernel_name,
                            "kernel_python": execution.kernel_python},
-                started=started, finished=dt.datetime.now(dt.timezone.utc),
+                started=started, finished=dt.datetime.now(dt.timezone.utc), digests=digests,
             )
+            clock = time.perf_counter()
+            check_report_folder(work, profile)  # no raw id in any file, or nothing is published
+            log.info("privacy check: %.2f s", time.perf_counter() - clock)
     except WorkbenchError as exc:
         if staging.failed_path is None:
             raise

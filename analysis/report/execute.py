@@ -18,8 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import nbformat
+# jsonschema (under nbformat) imports the optional IRI checker rfc3987-syntax when it is
+# installed (a JupyterLab dependency pulls it in), which compiles a grammar for about a second
+# on every start. Notebook schemas check no IRIs; marking the module absent makes jsonschema
+# skip that checker, as on installations without it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
+import nbformat  # noqa: E402 - after the line above
+
+from analysis.cores import REPORT_CORES_ENV
 from analysis.errors import RenderError
 from analysis.paths import PROJECT_ROOT
 
@@ -159,11 +166,22 @@ def _ipc_kernel_manager() -> type:
     The kernel runs on this machine only, so IPC is both the natural transport and the
     one ipykernel does not warn about ("Kernel is running over TCP without encryption").
     """
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _unique_socket_prefix(self) -> str:
+            # jupyter_client's default is the relative "kernel-ipc", i.e. sockets
+            # kernel-ipc-1..5 in the notebook folder (papermill chdirs there): reports built
+            # at the same time (batch) would pick the same sockets and talk to each other's
+            # kernels. An absolute, per-kernel prefix keeps concurrent builds apart.
+            return os.path.join(tempfile.gettempdir(), f"eloyalty-kernel-{uuid.uuid4().hex}-ipc")
 
     return IPCKernelManager
 
@@ -176,6 +194,7 @@ def execute_notebook(
     kernel_name: str | None = None,
     timeout: float = 3600,
     start_timeout: float = 120,
+    cores: int | None = None,
 ) -> ExecutionInfo:
     """Run ``notebook`` with ``parameters`` injected and write it to ``output``.
 
@@ -194,6 +213,9 @@ def execute_notebook(
         Seconds one cell may run before execution is abandoned.
     start_timeout : float, default 120
         Seconds to wait for the kernel to start.
+    cores : int, optional
+        Processor cores the run may use (default: all); the kernel reads it through
+        :mod:`analysis.cores`. A batch gives each report one.
 
     Returns
     -------
@@ -226,12 +248,16 @@ def execute_notebook(
     # The kernel computes with one BLAS thread: the report's matrices are small, the bootstrap
     # already fills the cores with processes, and a fixed thread count keeps every floating-point
     # reduction in the same order, so the same profile gives byte-identical tables on every run.
-    saved_env = {name: os.environ.get(name) for name in _BLAS_THREADS}
-    os.environ.update({name: "1" for name in _BLAS_THREADS})
+    # The kernel learns how many cores this run may use (analysis.cores): all of them for a
+    # report built alone, one per report in a batch.
+    kernel_env = {**{variable: "1" for variable in _BLAS_THREADS},
+                  REPORT_CORES_ENV: str(cores or os.cpu_count() or 1)}
+    saved_env = {variable: os.environ.get(variable) for variable in kernel_env}
+    os.environ.update(kernel_env)
     try:
         papermill.execute_notebook(
             notebook, output, parameters=values, cwd=os.fspath(cwd), kernel_name=name,
-            progress_bar=False, log_output=False, execution_timeout=timeout,
+            progress_bar=False, log_output=False, execution_timeout=timeout, request_save_on_cell_execute=False,
             start_timeout=start_timeout, kernel_manager_class=_ipc_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
@@ -254,11 +280,11 @@ def execute_notebook(
             + (f"; partially executed notebook kept at {kept}" if kept else "")
         ) from None
     finally:
-        for name, value in saved_env.items():
+        for variable, value in saved_env.items():  # not `name`: that is the kernel's name
             if value is None:
-                os.environ.pop(name, None)
+                os.environ.pop(variable, None)
             else:
-                os.environ[name] = value
+                os.environ[variable] = value
         papermill_log.removeFilter(unknown)
         if unknown.names:
             log.info("%s: parameters not declared in its parameters cell (injected anyway): "

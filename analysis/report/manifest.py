@@ -72,6 +72,7 @@ def build_manifest(
     command_line: Sequence[str] | None = None,
     project_root: str | os.PathLike = PROJECT_ROOT,
     documents: Mapping[str, Any] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Assemble the manifest of the report in ``out_dir`` (call after all outputs exist).
 
@@ -98,6 +99,9 @@ def build_manifest(
         Defaults to ``sys.argv``.
     project_root : path-like
         Input paths inside it are stored relative to it.
+    digests : mapping, optional
+        ``inputs_digest`` and ``code_digest`` (:mod:`analysis.report.digests`), stored at the
+        top level; a batch run compares them to skip reports that are still current.
     """
     out_dir, root = Path(out_dir), Path(project_root)
     render = _plain(renderer)
@@ -124,6 +128,7 @@ def build_manifest(
                    for role, path in inputs.items() if path is not None},
         "outputs": output_files(out_dir),
         "tables_digest": tables_digest(out_dir),
+        **dict(digests or {}),
     }
 
 

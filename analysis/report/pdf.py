@@ -51,7 +51,11 @@ img {{ max-width: 100%; max-height: 235mm; width: auto; height: auto; object-fit
 .jp-OutputArea-output {{ overflow: visible !important; }}
 table {{ width: auto; max-width: 100%; font-size: 8pt; break-inside: auto; }}
 tr, thead {{ break-inside: avoid; }}
-th, td {{ padding: 2px 5px; overflow-wrap: anywhere; }}
+th, td {{ padding: 2px 5px; overflow-wrap: break-word; }}
+/* Only the header cells of Markdown tables (the questionnaire's answer columns) may break
+   anywhere: 'anywhere' makes WeasyPrint measure every character of a cell when it sizes
+   columns, which on all tables cost a third of the PDF time. */
+.jp-RenderedMarkdown th {{ overflow-wrap: anywhere; }}
 p, li {{ max-width: none; orphans: 3; widows: 3; }}
 pre {{ white-space: pre-wrap; font-size: 8pt; }}
 a {{ color: {accent}; }}

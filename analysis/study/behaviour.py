@@ -27,6 +27,7 @@ from analysis.behaviour.survival import (
     median_retention,
 )
 from analysis.i18n import text
+from analysis.privacy import suppress_counts, suppress_groups
 from analysis.seeding import stream_rng
 from analysis.simulate.crm import simulate_bgnbd
 from analysis.study.behaviour_attitudes import (
@@ -140,9 +141,15 @@ def rfm_analysis(ctx, bd: BehaviourData) -> RFMResults:
             rates.append(repeat_customer_rate(rfm_12m, groups).assign(grouping=column, window="12 months"))
     repeat = pd.concat(rates, ignore_index=True)[["grouping", "group", "window", "n_customers", "n_repeat",
                                                   "repeat_rate", "ci_lower", "ci_upper"]]
+    # groups of fewer than privacy.min_cell_size customers are not published (analysis.privacy)
+    k = ctx.settings.privacy.min_cell_size
+    repeat = suppress_groups(repeat, "n_customers", k, values=["repeat_rate", "ci_lower", "ci_upper"],
+                             within=["grouping", "window"], inner=["n_repeat"])
     cohorts = None
     if customers is not None and "signup_date" in customers:
-        cohorts = ctx.save_table(cohort_retention(bd.orders, customers, freq="M"), "cohort_retention")
+        cohorts = suppress_groups(cohort_retention(bd.orders, customers, freq="M"), "cohort_size", k,
+                                  values=["retention"], within=["period"], inner=["n_active"])
+        cohorts = ctx.save_table(cohorts, "cohort_retention")
     ctx.save_table(summary, "rfm_summary")
     ctx.save_table(repeat, "repeat_customer_rate")
     if len(rfm) <= MAX_CUSTOMER_ROWS:
@@ -217,7 +224,10 @@ def clv_analysis(ctx, bd: BehaviourData, rfm: RFMResults) -> CLVResults:
                                    "n_customers": max(1, int(round(s * len(ranked)))),
                                    "share_of_total_clv": ranked[:max(1, int(round(s * len(ranked))))].sum() / total}
                                   for s in (0.01, 0.05, 0.10, 0.20, 0.50)])
-    check = _frequency_check(ctx, data, bgnbd)
+    k = ctx.settings.privacy.min_cell_size
+    check = suppress_counts(_frequency_check(ctx, data, bgnbd), ["observed"], k, by_row=False)
+    concentration = suppress_groups(concentration, "n_customers", k, values=["share_of_total_clv"],
+                                    complement=False)
     if bd.simulated:  # what the fits target on this simulator, beside the backbone values
         target = behaviour_design_truth(ctx)
         for table in (bgnbd_table, spend_table):
@@ -280,6 +290,16 @@ def retention_analysis(ctx, bd: BehaviourData, rfm: RFMResults,
     curves = pd.concat(curves, ignore_index=True)
     curves = curves[["source"] + [c for c in curves if c != "source"]]
     summary = _retention_summary(curves, pd.concat(medians, ignore_index=True))
+    k = ctx.settings.privacy.min_cell_size
+    summary = suppress_groups(summary, "n_customers", k, within=["source"], inner=["n_churned"],
+                              values=[c for c in summary if c not in ("source", "group", "n_customers",
+                                                                       "n_churned")])
+    hidden = summary.loc[summary["n_customers"].isna(), ["source", "group"]]
+    if len(hidden):  # the curve of a suppressed group goes with it
+        gone = curves.set_index(["source", "group"]).index.isin(hidden.set_index(["source", "group"]).index)
+        curves = curves.copy()
+        curves.loc[gone, [c for c in curves if c not in ("source", "group", "timeline")]] = np.nan
+        curves.attrs = {**summary.attrs}
     ctx.save_table(curves, "retention_by_satisfaction")
     ctx.save_table(summary, "retention_summary")
     return RetentionResults(churn, curves, summary)
@@ -305,5 +325,7 @@ def service_retention(ctx, bd: BehaviourData, rfm: RFMResults) -> pd.DataFrame |
                        repeat_customer_rate(rfm.rfm_12m, handled).assign(service="complaint")],
                       ignore_index=True)
     table = table[["service"] + [c for c in table if c != "service"]]
+    table = suppress_groups(table, "n_customers", ctx.settings.privacy.min_cell_size, within=["service"],
+                            inner=["n_repeat"], values=["repeat_rate", "ci_lower", "ci_upper"])
     return ctx.save_table(table, "service_retention")
 

@@ -23,6 +23,7 @@ from analysis.behaviour.segments import (
     web_behaviour_profile,
 )
 from analysis.i18n import format_number, format_percent, text
+from analysis.privacy import suppress_groups
 from analysis.study.behaviour_results import (
     BehaviourData,
     CLVResults,
@@ -121,7 +122,9 @@ def attitude_behaviour_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CL
     models = models[["source"] + [c for c in models if c != "source"]]
     binned = [_binned(attitudes["LOY"], rfm.rfm_12m, source) for source, attitudes in sources
               if source != TRUE_RESPONDENTS and "LOY" in attitudes]
-    binned = pd.concat(binned, ignore_index=True)
+    binned = suppress_groups(pd.concat(binned, ignore_index=True), "n_customers", ctx.settings.privacy.min_cell_size,
+                             values=["repeat_rate", "ci_lower", "ci_upper", "mean_score"], within=["source"],
+                             inner=["n_repeat"])
     ctx.save_table(correlations, "attitude_behaviour")
     ctx.save_table(models, "attitude_behaviour_models")
     ctx.save_table(binned, "loyalty_repeat_bins")
@@ -184,7 +187,8 @@ def segment_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CLVResults,
     """Engagement segments from web behaviour, described by behaviour and attitudes.
 
     Customers are cut into thirds of web engagement (visits, pages and dwell time per
-    visit); every cell based on fewer than 5 customers is suppressed.
+    visit); every cell based on fewer than ``privacy.min_cell_size`` customers (default 5)
+    is suppressed.
     """
     if bd.sessions is None or not {"pages", "dwell_sec", "referral_source", "keyword_class"} <= set(bd.sessions):
         return None
@@ -199,7 +203,7 @@ def segment_analysis(ctx, bd: BehaviourData, rfm: RFMResults, clv: CLVResults,
     if bd.simulated:
         truth = _true_latents(bd)[["LOY"]].rename(columns={"LOY": "true_loyalty"})
         attitudes = truth if attitudes is None else attitudes.join(truth, how="outer")
-    table = segment_profile(described, segments, attitudes, min_cell=5)
+    table = segment_profile(described, segments, attitudes, min_cell=ctx.settings.privacy.min_cell_size)
     ctx.save_table(table, "segments")
     return SegmentResults(profile, segments, table)
 

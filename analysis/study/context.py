@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.atomic import atomic_write_text
+from analysis.cores import background_figures, worker_processes
 from analysis.instrument import Instrument, load_instrument
 from analysis.measurement import ValidityThresholds
 from analysis.paths import OUTPUT_ROOT
@@ -36,6 +37,10 @@ class StudyContext:
     saved: list[Path] = field(default_factory=list)
     #: Figures saved so far; the next one shown is "Figure figure_count + 1".
     figure_count: int = 0
+    #: Writes figures in a helper process during a report run (None: each is saved in line).
+    _writer: object | None = field(default=None, repr=False)
+    #: Figures queued in the writer and not yet shown: (future, display handle, image builder).
+    _pending: list = field(default_factory=list, repr=False)
 
     @classmethod
     def from_profile(cls, profile: str | os.PathLike | Settings = "default",
@@ -50,11 +55,24 @@ class StudyContext:
         folder = folder.resolve()
         for sub in ("tables", "figures"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        return cls(settings, folder, load_instrument(settings.survey.instrument))
+        context = cls(settings, folder, load_instrument(settings.survey.instrument))
+        if background_figures() and _ipython() is not None:
+            from analysis.plots.writer import FigureWriter
+
+            # One helper: the notebook itself fits the titles (a layout pass) while the helper
+            # rasterises, which keeps both cores busy without a third process's imports.
+            context._writer = FigureWriter()  # started now: its imports overlap the analysis
+        return context
 
     @property
     def seed(self) -> int:
         return self.settings.analysis.seed
+
+    @property
+    def n_jobs(self) -> int:
+        """Worker processes for the bootstrap and replications: ``analysis.n_jobs`` within the
+        run's core budget (:mod:`analysis.cores`); results do not depend on it."""
+        return worker_processes(self.settings.analysis.n_jobs)
 
     @property
     def language(self) -> str:
@@ -84,22 +102,51 @@ class StudyContext:
         PNG is written, so a figure without catalog text stops the run instead of
         appearing unexplained. ``figure_count`` numbers the figures in the order shown.
         Outside IPython only the PNG is written (and counted).
+
+        In a report run with two or more cores (:func:`analysis.cores.background_figures`)
+        the PNG is written by a helper process while the notebook goes on: the figure's
+        place is held by a display that :meth:`finish` (the notebook's last cell) fills
+        with the image, so the executed notebook is the same as when saving in line.
         """
         from analysis.plots import save_figure
 
         shell = _ipython()
         number = self.figure_count + 1
         outputs = _figure_outputs(name, number, self.language) if shell is not None else None
-        path = save_figure(fig, self.output_dir / "figures", name)
-        self.saved.append(path)
         self.figure_count = number
         if outputs is None:
+            self.saved.append(save_figure(fig, self.output_dir / "figures", name))
             return
-        from IPython.display import display
+        from IPython.display import DisplayHandle, display
 
-        image, metadata, caption = outputs(path)
-        display(image, raw=True, metadata=metadata)
+        image, caption = outputs
+        handle = DisplayHandle()
+        if self._writer is None:
+            path = save_figure(fig, self.output_dir / "figures", name)
+            self.saved.append(path)
+            handle.display(*image(path), raw=True)
+        else:
+            future = self._writer.submit(fig, self.output_dir / "figures", name)
+            handle.display({"text/plain": caption["text/plain"]}, raw=True)
+            self._pending.append((future, handle, image))
         display(caption, raw=True)
+
+    def finish(self) -> None:
+        """Show the figures still being written and stop the figure writer (last notebook cell).
+
+        Raises the writer's error, if a figure could not be written.
+        """
+        pending, self._pending = self._pending, []
+        try:
+            for future, handle, image in pending:
+                path = future.result()
+                self.saved.append(path)
+                bundle, metadata = image(path)
+                handle.update(bundle, metadata=metadata, raw=True)
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
 
 def _ipython():
@@ -112,8 +159,9 @@ def _ipython():
 
 
 def _figure_outputs(name: str, number: int, language: str):
-    """Look up the caption and alt text of figure ``name``; return a function that, given
-    the saved PNG, builds the raw display bundles: the image, its metadata, the caption.
+    """Look up the caption and alt text of figure ``name``; return ``(image, caption)``:
+    a function that, given the saved PNG, builds the raw image bundle and its metadata, and
+    the caption's raw bundle.
 
     The image bundle carries ``image/png`` with ``alt`` in its metadata (Jupyter, the
     classic nbconvert template, converters to other formats) and an ``<img alt>`` as
@@ -131,12 +179,11 @@ def _figure_outputs(name: str, number: int, language: str):
     alt = text(f"figure.{name}.alt", language)
     label = text("figure.label", language, number=number)
 
-    def build(path: Path):
+    def image(path: Path) -> tuple[dict, dict]:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        image = {"image/png": data,
-                 "text/html": f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">',
-                 "text/plain": f"{label} {alt}"}
-        markdown = f"**{label}** {caption}"
-        return image, {"image/png": {"alt": alt}}, {"text/markdown": markdown, "text/plain": f"{label} {caption}"}
+        bundle = {"image/png": data,
+                  "text/html": f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">',
+                  "text/plain": f"{label} {alt}"}
+        return bundle, {"image/png": {"alt": alt}}
 
-    return build
+    return image, {"text/markdown": f"**{label}** {caption}", "text/plain": f"{label} {caption}"}

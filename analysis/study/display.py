@@ -48,6 +48,7 @@ from analysis.i18n import (
     format_percent,
     text,
 )
+from analysis.privacy import DEFAULT_MIN_CELL_SIZE, suppressed_cells
 
 __all__ = [
     "TABLE_CSS",
@@ -708,11 +709,15 @@ def _v_screening_vs_truth(table, work):
 
 def _groups_text(value: str, work) -> str:
     """"female (n=292) vs male (n=231)" in the report language."""
-    parts = re.findall(r"\s*(?:vs\s+)?([^,()]+?) \(n=(\d+)\)", str(value))
+    parts = re.findall(r"\s*(?:vs\s+)?([^,()]+?) \(n=(<?\d+)\)", str(value))
     if not parts:
         return str(value)
+    small = [n[1:] for _, n in parts if n.startswith("<")]
+    if small:  # a small group's size was suppressed (analysis.privacy)
+        work.note("privacy.groups_suppressed", k=small[0])
     return work.t("value.list_separator").join(
-        work.t("value.group_size", group=_demographic(g.strip(), work), n=work.whole(n)) for g, n in parts)
+        work.t("value.group_size", group=_demographic(g.strip(), work), n=n if n.startswith("<") else work.whole(n))
+        for g, n in parts)
 
 
 def _demographic(code: str, work) -> str:
@@ -1142,7 +1147,6 @@ def _v_segments(table, work):
     variables = list(dict.fromkeys(table["variable"]))
     out = pd.DataFrame({"variable": [_segment_variable(v, work) for v in variables]})
     keyed = table.set_index(["segment", "variable"])
-    suppressed_any = False
     for segment in order:
         header = work.value("segment", segment)
         if len(sizes):
@@ -1154,16 +1158,13 @@ def _v_segments(table, work):
                 continue
             rec = keyed.loc[(segment, variable)]
             if bool(rec.get("suppressed", False)) or _missing(rec["mean"]):
-                cells.append(EMPTY)
-                suppressed_any = True
+                cells.append(EMPTY)  # the note on suppressed cells comes from format_table
             elif "=" in variable or variable in _SEGMENT_SHARES:
                 cells.append(work.pct(rec["mean"], 1))
             else:
                 cells.append(work.num(rec["mean"], 2))
         out[header] = cells
     work.note("table.segments.note")
-    if suppressed_any:
-        work.note("table.segments.suppressed")
     work.constants = False
     return out
 
@@ -1276,6 +1277,8 @@ def format_table(ctx, table: pd.DataFrame, name: str, *, max_rows: int | None = 
     source.attrs = dict(table.attrs)
     view = VIEWS.get(name)
     shown = view(source, work) if view else source.copy()
+    if suppressed_cells(table):  # small cells were suppressed (analysis.privacy)
+        work.note("privacy.suppressed", k=work.whole(table.attrs.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)))
     shown = shown.reset_index(drop=True)
 
     # empty columns say nothing; constant ones are said once, under the table

@@ -19,7 +19,7 @@ __all__ = ["power_section", "power_summary"]
 def power_section(ctx: StudyContext):
     """The power study of the profile; saves ``power`` and ``minimum_n`` tables."""
     design = design_from_settings(ctx.settings, ctx.instrument)
-    result = run_power(design, ctx.instrument, n_workers=ctx.settings.analysis.n_jobs)
+    result = run_power(design, ctx.instrument, n_workers=ctx.n_jobs)
     ctx.save_table(result.table[POWER_COLUMNS], "power")
     ctx.save_table(result.minimum_n, "minimum_n")
     return result

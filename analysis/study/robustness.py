@@ -25,6 +25,7 @@ from analysis.measurement.method_bias import (
     htmt_bootstrap,
     marker_variable_correction,
 )
+from analysis.privacy import suppress_label_counts
 from analysis.sem import admissibility_table
 from analysis.sem.api import fit_model
 from analysis.sem.engine.estimator import SEMEngine
@@ -64,8 +65,10 @@ def invariance_by_group(ctx, clean: pd.DataFrame, group: str = "gender",
     data = clean[clean[group].isin(kept)]
     syntax = measurement_model_syntax(ctx.instrument, constructs=list(constructs))
     table = measurement_invariance(syntax, data, group)
-    table.insert(0, "groups", " vs ".join(f"{g} (n={counts[g]})" for g in kept))
-    dropped = [f"{g} (n={counts[g]})" for g in counts.index if g not in kept]
+    # a left-out group's size under privacy.min_cell_size is shown as "<k" (analysis.privacy)
+    sizes, _ = suppress_label_counts(counts, ctx.settings.privacy.min_cell_size)
+    table.insert(0, "groups", " vs ".join(f"{g} (n={sizes[g]})" for g in kept))
+    dropped = [f"{g} (n={sizes[g]})" for g in counts.index if g not in kept]
     table["note"] = f"left out (too small): {', '.join(dropped)}" if dropped else ""
     return ctx.save_table(table, "invariance")
 
@@ -128,7 +131,7 @@ def htmt_intervals(ctx, clean: pd.DataFrame, n_draws: int = 200) -> pd.DataFrame
     codes = [c.code for c in ctx.instrument.constructs if c.role not in ("marker", "attention")]
     blocks = {code: ctx.instrument.items_of(code) for code in codes}
     table = htmt_bootstrap(clean, blocks, n_draws=n_draws, random_state=ctx.seed,
-                           n_jobs=ctx.settings.analysis.n_jobs)
+                           n_jobs=ctx.n_jobs)
     return ctx.save_table(table, "htmt_intervals")
 
 

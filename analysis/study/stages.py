@@ -8,12 +8,14 @@ return, so everything it shows is testable here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analysis.behaviour.database import LINK_KEY, check_linkage, read_crm_export
 from analysis.i18n import format_integer, format_number, text
 from analysis.instrument import Instrument
 from analysis.measurement import (
@@ -26,6 +28,15 @@ from analysis.measurement import (
     reliability_table,
 )
 from analysis.paths import simulated_data_folder
+from analysis.privacy import (
+    DEFAULT_MIN_CELL_SIZE,
+    Pseudonymiser,
+    drop_crm_identifiers,
+    drop_identifying_columns,
+    pseudonymise_crm,
+    pseudonymise_table,
+    suppress_counts,
+)
 from analysis.screening.rules import ScreeningResult, screen_responses
 from analysis.sem import (
     BootstrapResult,
@@ -43,14 +54,13 @@ from analysis.simulate import (
 )
 from analysis.simulate.crm import CRMDatabase, CRMParams
 from analysis.simulate.linked import (
-    read_crm_export,
     simulate_linked_study,
     write_linked_study,
 )
 from analysis.study.context import StudyContext
 
 __all__ = [
-    "StudyData", "load_study_data", "data_overview", "screen", "MeasurementResults",
+    "StudyData", "load_study_data", "validation_report", "data_overview", "screen", "MeasurementResults",
     "measurement_analysis", "StructuralResults", "structural_analysis", "indirect_effects",
     "fit_table", "structural_model_syntax_for", "measurement_model_syntax_for", "screening_confusion", "EFFECT_PAIRS",
 ]
@@ -78,6 +88,14 @@ class StudyData:
     crm: CRMDatabase | None = None
     linked_truth: dict | None = None
     behaviour_note: str = ""
+    #: k of the small-cell suppression of group tables (``privacy.min_cell_size``).
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    #: Problems found while reading a client's export (``tables/validation_report.csv``); None when simulated.
+    validation: pd.DataFrame | None = None
+    #: How the export was read: file, format, detected encoding, sheet, layout, rows, columns.
+    ingest: dict | None = None
+    #: For the reader: identifiers were pseudonymised and small cells are suppressed (k).
+    privacy_note: str = ""
 
 
 def _crm_settings(ctx: StudyContext) -> dict:
@@ -89,6 +107,34 @@ def _crm_settings(ctx: StudyContext) -> dict:
 
 
 def load_study_data(ctx: StudyContext) -> StudyData:
+    """The study's data (:func:`_read_study_data`), private before any analysis sees them.
+
+    Columns the analysis does not need (e-mail, phone, names, IP addresses, free text,
+    panel metadata) are dropped, with a note naming their headers, never their values;
+    ``respondent_id`` and ``customer_id`` in the responses, the simulation truth and
+    every CRM table become keyed pseudonyms under the client's secret salt
+    (:mod:`analysis.privacy`), the same route for simulated and real data.
+    """
+    data = _read_study_data(ctx)
+    instrument = ctx.instrument
+    keep = [*instrument.likert_items, *instrument.demographic_ids, "respondent_id", "customer_id", "duration_sec"]
+    responses, dropped = drop_identifying_columns(data.responses, keep, check=instrument.demographic_ids)
+    notes = list(data.notes)
+    if dropped.columns:  # the reader's "kept other columns" note no longer holds
+        notes = [n for n in notes if not n.startswith("kept ")] + [dropped.note()]
+    crm, crm_dropped = drop_crm_identifiers(data.crm)
+    if crm_dropped.columns:
+        notes.append("CRM export: " + crm_dropped.note())
+    pseudonyms = Pseudonymiser.for_client(ctx.settings.client.id, ctx.settings.privacy.salt_file)
+    k = ctx.settings.privacy.min_cell_size
+    privacy = text("privacy.pseudonymised", ctx.language, k=format_integer(k, ctx.language))
+    return dataclasses.replace(
+        data, privacy_note=privacy, responses=pseudonymise_table(responses, pseudonyms), notes=tuple(notes),
+        respondent_truth=pseudonymise_table(data.respondent_truth, pseudonyms),
+        crm=pseudonymise_crm(crm, pseudonyms), min_cell_size=k)
+
+
+def _read_study_data(ctx: StudyContext) -> StudyData:
     """Simulate the study (seeded) or read the client's survey file (never modified).
 
     With ``behaviour.enabled`` a simulated study is a linked one: a customer base with CRM
@@ -128,16 +174,46 @@ def load_study_data(ctx: StudyContext) -> StudyData:
                          behaviour_note=text("narrative.behaviour.note.off", lang))
     from analysis.data.ingest import load_survey_file
 
-    frame, report = load_survey_file(s.data.path, ctx.instrument, format=s.data.format)
+    d = s.data  # every non-fatal problem of the file goes to the validation report (collect=True)
+    frame, report = load_survey_file(d.path, ctx.instrument, format=d.format, sheet=d.sheet, encoding=d.encoding,
+                                     layout=d.layout, columns=d.columns, recode=d.recode,
+                                     missing_codes=d.missing_codes, collect=True)
     source = text("narrative.data.source_file", lang, file=Path(str(report.source)).name, sha=report.sha256[:12])
     crm, note = None, text("narrative.behaviour.note.off", lang)
     if behaviour and s.behaviour.crm_path is not None:
-        crm = read_crm_export(s.behaviour.crm_path)
+        crm = read_crm_export(s.behaviour.crm_path, months=s.behaviour.months)  # every order checked
         note = text("narrative.behaviour.note.crm_export", lang, folder=Path(s.behaviour.crm_path).name,
                     orders=format_integer(len(crm.orders), lang))
+        if LINK_KEY in frame:  # no respondent in the CRM is an error; a few unknown ones are said
+            unknown, total = check_linkage(frame[LINK_KEY], crm.orders[LINK_KEY],
+                                           folder=Path(s.behaviour.crm_path).name)
+            if unknown:
+                note += " " + text("crm_check.unlinked", lang, unknown=format_integer(unknown, lang),
+                                   respondents=format_integer(total, lang), key=LINK_KEY)
     elif behaviour:
         note = text("narrative.behaviour.note.no_crm_export", lang)
-    return StudyData(frame, source, notes=tuple(report.notes), crm=crm, behaviour_note=note)
+    ingest = {"file": Path(str(report.source)).name, "format": report.format, "encoding": report.encoding or "",
+              "sheet": report.sheet or "", "layout": report.layout, "rows_read": report.n_rows,
+              "columns_read": report.n_columns, "rows_kept": len(frame)}
+    return StudyData(frame, source, notes=tuple(report.notes), crm=crm, behaviour_note=note,
+                     validation=report.problems, ingest=ingest)
+
+
+def validation_report(ctx: StudyContext, data: StudyData) -> pd.DataFrame:
+    """Every problem found while reading the export, saved as ``validation_report``; returned grouped
+    by kind and column, in the report language, for the "Data validation" section (empty: none)."""
+    from analysis.data.validation import COLUMNS, summarise
+
+    table = data.validation if data.validation is not None else pd.DataFrame(columns=list(COLUMNS))
+    ctx.save_table(table, "validation_report")
+    if data.ingest:  # the detected encoding, sheet and layout, hashed with the outputs in manifest.json
+        ctx.save_table(pd.DataFrame(list(data.ingest.items()), columns=["setting", "value"]), "data_source")
+    summary, lang, points = summarise(table), ctx.language, ctx.instrument.scale.points
+    return pd.DataFrame({
+        "validation_problem": [text(f"validation.problem.{p}", lang) for p in summary["problem"]],
+        "validation_column": summary["column"], "validation_cells": summary["cells"],
+        "validation_rows": summary["first_rows"],
+        "validation_expected": [text(f"validation.expected.{p}", lang, points=points) for p in summary["problem"]]})
 
 
 def data_overview(data: StudyData, instrument: Instrument) -> pd.DataFrame:
@@ -172,7 +248,10 @@ def screening_confusion(result: ScreeningResult, data: StudyData) -> pd.DataFram
     kinds = data.respondent_truth.set_index("respondent_id")["careless_type"]
     confusion = pd.crosstab(result.flags["respondent_id"].map(kinds).rename("true_type"),
                             result.flags["excluded"].map({True: "excluded", False: "kept"}).rename("decision"))
-    return confusion.reset_index().rename_axis(columns=None)
+    confusion = confusion.reset_index().rename_axis(columns=None)
+    # the decision totals are published (screening summary): complement down the columns
+    return suppress_counts(confusion, [c for c in confusion.columns if c != "true_type"],
+                           data.min_cell_size, by_row=False)
 
 
 def _blocks(instrument: Instrument, constructs: list[str]) -> dict[str, list[str]]:
@@ -276,7 +355,7 @@ def indirect_effects(ctx: StudyContext, structural: StructuralResults, clean: pd
         ctx.save_table(table, "indirect")
         return None
     result = bootstrap_effects(structural.sem, clean, EFFECT_PAIRS, n_draws=draws, random_state=ctx.seed,
-                               n_jobs=analysis.n_jobs, ci_level=analysis.ci_level)
+                               n_jobs=ctx.n_jobs, ci_level=analysis.ci_level)
     table = result.summary
     if truth is not None:
         true = _true_effects(truth)

@@ -204,9 +204,14 @@ def prepare_groups(data: pd.DataFrame, observed: list[str], *, group: str | None
             raise DataError(f"{where}columns with zero variance cannot be modelled: {', '.join(constant)}")
         if complete:
             mean, cov = patterns[0].mean, patterns[0].cov
+            if raw.shape[0] <= len(observed):  # the counts first: the usual cause in a small survey
+                raise DataError(f"{where}only {raw.shape[0]} complete rows for {len(observed)} model variables "
+                                f"({dropped} rows dropped for missing values): the sample covariance matrix is "
+                                "singular; maximum likelihood needs more complete rows than variables")
             if np.linalg.eigvalsh(cov / np.sqrt(np.outer(variances, variances))).min() < 1e-10:
-                raise DataError(f"{where}the sample covariance matrix of {', '.join(observed)} is singular "
-                                f"(collinear columns, or fewer rows ({raw.shape[0]}) than variables)")
+                raise DataError(f"{where}the sample covariance matrix of the {len(observed)} model variables is "
+                                f"singular: collinear columns among {', '.join(observed[:8])}"
+                                f"{' ...' if len(observed) > 8 else ''}")
         else:
             mean, cov = np.nanmean(raw, axis=0), np.diag(variances)
         notes = []

@@ -298,7 +298,11 @@ class SEMEngine(FittedSEM):
                 self.converged_, self._optimizer_notes, self.iterations_ = True, [], 0
                 self.at_bound_ = np.zeros(0, dtype=bool)
             info = information_matrix(self, self.information) if self.model_.npar else np.zeros((0, 0))
-            check_information(info, self._table, self.at_bound_)  # not identified: say which parameters
+            if self.model_.npar:  # not identified: say which parameters, on every route (ML, MLR, FIML, groups)
+                # the expected information (the moments' Jacobian) first: its null direction names the
+                # parameters cleanly; then the information the standard errors will use
+                check_information(complete_data_information(self, self.x_), self._table, self.at_bound_)
+            check_information(info, self._table, self.at_bound_)
             if not self.converged_:
                 raise ConvergenceError(f"the model did not converge: {self._optimizer_notes[0]}; check the "
                                        "model (start values) and the data (near-constant or collinear items, "

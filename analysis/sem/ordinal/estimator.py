@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import DataError, ModelError
+from analysis.sem.engine.identification import check_rank
 from analysis.sem.admissibility import check_admissibility
 from analysis.sem.defined import delta_method_se, evaluate
 from analysis.sem.fitted import FittedSEM
@@ -122,6 +123,16 @@ class OrdinalCFA(FittedSEM):
         spec.set_thresholds(sample.thresholds)
         spec.set_loading_starts(sample.correlation.loc[spec.items, spec.items].to_numpy(dtype=float))
         result = fit_dwls(sample, spec.model_fn, spec.start_values(), jacobian_fn=spec.jacobian)
+        # not identified (e.g. a single-indicator factor with a free variance): an error naming the
+        # parameters, never estimates with standard errors
+        first = {}
+        for par in spec.parameters:
+            if par.free >= 0:
+                first.setdefault(par.free, f"{par.lhs} {par.op} {par.rhs}")
+        names = [first[k] for k in sorted(first)]
+        weights = np.asarray(sample.dwls_weights, dtype=float)
+        if len(names) == result.jacobian.shape[1]:
+            check_rank(result.jacobian.T @ (result.jacobian * weights[:, None]), names)
         baseline = independence_baseline(sample)
         self.spec_, self.sample_stats_, self.result_ = spec, sample, result
         self.n_, self.n_dropped_ = sample.n, sample.n_dropped
