@@ -82,21 +82,31 @@ class WorkbenchError(ValueError):
     problems : list of str, optional
         Every problem when several were found at once (default: just ``message``),
         kept whole for summaries and tests.
+    tail : str, optional
+        Text that must survive the cut, e.g. "; partial run kept in <path>": the message
+        is shortened before it, never the tail (available as ``.tail``).
     """
 
     exit_code = 2
 
-    def __init__(self, message: str = "", *, problems: list[str] | None = None):
-        text = one_line(message)
+    def __init__(self, message: str = "", *, problems: list[str] | None = None, tail: str = ""):
+        self.tail = one_line(tail) if tail else ""
+        text = one_line(message, max(MESSAGE_LIMIT - len(self.tail), 40)) + self.tail
         super().__init__(text)
         self.problems = list(problems) if problems else [text]
 
-    def __reduce__(self):  # keep ``problems`` across processes (batch workers)
-        return _rebuild, (type(self), str(self), self.problems)
+    @property
+    def head(self) -> str:
+        """The message without its :attr:`tail`."""
+        text = str(self)
+        return text[: len(text) - len(self.tail)] if self.tail else text
+
+    def __reduce__(self):  # keep ``problems`` and ``tail`` across processes (batch workers)
+        return _rebuild, (type(self), self.head, self.problems, self.tail)
 
 
-def _rebuild(cls, message, problems):
-    return cls(message, problems=problems)
+def _rebuild(cls, message, problems, tail=""):
+    return cls(message, problems=problems, tail=tail)
 
 
 class ConfigError(WorkbenchError):

@@ -209,7 +209,9 @@ class Problems:
         share = max(60, budget // min(len(self.items), 3) - 2)
         shown: list[str] = []
         for item in self.items:
-            part = one_line(item, share)
+            # the allowed keys are listed when a problem is alone (and in ``problems``); here
+            # the room goes to naming every problem
+            part = one_line(item.split("; allowed keys: ")[0], share)
             if len("; ".join(shown + [part])) > budget:
                 break
             shown.append(part)

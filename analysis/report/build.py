@@ -140,9 +140,8 @@ def build_report(
         if staging.failed_path is None:
             raise
         # The partial run was moved after the message was written; point at its new home.
-        message = str(exc).replace(str(staging.path), str(staging.failed_path))
-        if message == str(exc):
-            message += f" (partial run kept in {staging.failed_path})"
-        raise type(exc)(message) from exc.__cause__
+        old, new = str(staging.path), str(staging.failed_path)
+        tail = exc.tail.replace(old, new) if old in exc.tail else f" (partial run kept in {new})"
+        raise type(exc)(exc.head.replace(old, new), problems=exc.problems, tail=tail) from exc.__cause__
     log.info("report written to %s", final)
     return final

@@ -266,8 +266,8 @@ def execute_notebook(
             exc.evalue).strip() else exc.ename
         kept = _keep_failed(output)
         raise RenderError(
-            f"{_display(notebook)}: cell {number} (In [{exc.exec_count}]) failed: {reason}"
-            + (f"; partially executed notebook kept at {kept}" if kept else "")
+            f"{notebook.name}: cell {number} (In [{exc.exec_count}]) failed: {reason}",  # the kept copy has the path
+            tail=f"; partially executed notebook kept at {kept}" if kept else "",
         ) from None
     except (CellTimeoutError, DeadKernelError, RuntimeError) as exc:
         where = _running_cell(output, source_ids)
@@ -276,8 +276,8 @@ def execute_notebook(
                   else f"stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
                   if str(exc).strip() else f"stopped: {type(exc).__name__}")
         raise RenderError(
-            f"{_display(notebook)}: {where} {reason}"
-            + (f"; partially executed notebook kept at {kept}" if kept else "")
+            f"{notebook.name}: {where} {reason}",
+            tail=f"; partially executed notebook kept at {kept}" if kept else "",
         ) from None
     finally:
         for variable, value in saved_env.items():  # not `name`: that is the kernel's name

@@ -120,13 +120,14 @@ class StudyContext:
         from IPython.display import DisplayHandle, display
 
         image, caption = outputs
-        handle = DisplayHandle()
         if self._writer is None:
             path = save_figure(fig, self.output_dir / "figures", name)
             self.saved.append(path)
-            handle.display(*image(path), raw=True)
+            bundle, metadata = image(path)
+            display(bundle, metadata=metadata, raw=True)
         else:
             future = self._writer.submit(fig, self.output_dir / "figures", name)
+            handle = DisplayHandle()
             handle.display({"text/plain": caption["text/plain"]}, raw=True)
             self._pending.append((future, handle, image))
         display(caption, raw=True)
