@@ -298,9 +298,10 @@ class SEMEngine(FittedSEM):
                 self.converged_, self._optimizer_notes, self.iterations_ = True, [], 0
                 self.at_bound_ = np.zeros(0, dtype=bool)
             info = information_matrix(self, self.information) if self.model_.npar else np.zeros((0, 0))
-            if self.model_.npar:  # not identified: say which parameters, on every route (ML, MLR, FIML, groups)
-                # the expected information (the moments' Jacobian) first: its null direction names the
-                # parameters cleanly; then the information the standard errors will use
+            if self.model_.npar and not (self.information == "expected" and self.missing == "listwise"):
+                # not identified: say which parameters, on every route (ML, MLR, FIML, groups). The
+                # expected information (the moments' Jacobian) first: its null direction names the
+                # parameters cleanly; with complete data it *is* `info`, checked just below.
                 check_information(complete_data_information(self, self.x_), self._table, self.at_bound_)
             check_information(info, self._table, self.at_bound_)
             if not self.converged_:
